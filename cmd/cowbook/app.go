@@ -14,8 +14,8 @@ func newApp() *cli.App {
 		Usage:                "a durable, single-threaded exchange matching engine",
 		EnableBashCompletion: true,
 		HideHelpCommand:      true,
-		Commands:             []*cli.Command{
-			// One entry per command_<name>.go, in the order help lists them.
+		Commands: []*cli.Command{
+			benchCommand(),
 		},
 	}
 }
