@@ -178,7 +178,7 @@ func TestReportChartsHoldTheExpectedSeries(t *testing.T) {
 	if spans := tl[0].all("rect", hasClass("span")); len(spans) != 1 {
 		t.Errorf("%d spans", len(spans))
 	}
-	if !strings.Contains(tl[0].text.String(), "lowest 400k/s at 3 s") {
+	if !strings.Contains(tl[0].text.String(), "lowest 400k/s at 3 s (13.8% of median)") {
 		t.Errorf("dip not annotated: %q", tl[0].text.String())
 	}
 

@@ -15,8 +15,8 @@ import (
 var palette = []string{"#1f6fb4", "#d1462f", "#2f9e44", "#e08a00", "#7b4fb8", "#8c5a3c", "#0f9aa8"}
 
 const (
-	chartW, chartH                     = 720.0, 340.0
-	padLeft, padRight, padTop, padBott = 70.0, 36.0, 20.0, 48.0
+	chartW, chartH                     = 560.0, 330.0
+	padLeft, padRight, padTop, padBott = 62.0, 34.0, 12.0, 46.0
 )
 
 type tick struct {
@@ -249,15 +249,17 @@ func TimelineChart(title string, t Timeline) string {
 	for _, s := range t.Spans {
 		minT, maxT = math.Min(minT, s.StartMs), math.Max(maxT, s.EndMs)
 	}
+	// A header band holds the legend; span labels sit just above the plot.
+	top := padTop + 40
 	x := linearScale(minT/1000, maxT/1000, padLeft, chartW-padRight, func(v float64) string { return sig(v) + " s" })
-	y := linearScale(0, maxV, chartH-padBott, padTop, func(v float64) string { return count(v) })
+	y := linearScale(0, maxV, chartH-padBott, top, func(v float64) string { return count(v) })
 	w := &svgWriter{}
 	w.open("timeline", title)
 	for _, s := range t.Spans {
 		x0, x1 := x.at(s.StartMs/1000), x.at(s.EndMs/1000)
 		w.f(`<rect class="span" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect>`,
 			x0, y.p1, math.Max(x1-x0, 1.5), y.p0-y.p1, esc(fmt.Sprintf("%s: %s → %s (%s)", s.Label, duration(s.StartMs*1e6), duration(s.EndMs*1e6), duration((s.EndMs-s.StartMs)*1e6))))
-		w.f(`<text class="span-label" x="%.1f" y="%.1f">%s</text>`, x0+3, y.p1+12, esc(s.Label))
+		w.f(`<text class="span-label" x="%.1f" y="%.1f">%s %s</text>`, x0, y.p1-4, esc(s.Label), esc(duration((s.EndMs-s.StartMs)*1e6)))
 	}
 	w.axes(x, y, "time since start", "operations per second")
 	var xs, ys []float64
@@ -273,18 +275,15 @@ func TimelineChart(title string, t Timeline) string {
 	}
 	sort.Float64s(vals)
 	median := vals[len(vals)/2]
-	w.f(`<line class="median" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, x.p0, y.at(median), x.p1, y.at(median))
-	w.f(`<text class="note" x="%.1f" y="%.1f" text-anchor="end">median %s/s</text>`, x.p1-4, y.at(median)-5, esc(count(median)))
-	w.polyline(t.Name, palette[0], xs, ys, fmt.Sprintf("%s: %d samples, median %s/s", t.Name, len(pts), count(median)))
 	lp := pts[lowest]
-	w.f(`<circle class="low" cx="%.1f" cy="%.1f" r="4"/>`, x.at(lp.TMs/1000), y.at(lp.OpsPerSec))
-	anchor := "start"
-	if x.at(lp.TMs/1000) > chartW*0.7 {
-		anchor = "end"
-	}
-	w.f(`<text class="note" x="%.1f" y="%.1f" text-anchor="%s">lowest %s/s at %s (%s of median)</text>`,
-		x.at(lp.TMs/1000)+map[string]float64{"start": 7, "end": -7}[anchor], math.Min(y.at(lp.OpsPerSec)+4, y.p0-6), anchor,
-		esc(count(lp.OpsPerSec)), esc(sig(lp.TMs/1000)+" s"), esc(percentOf(lp.OpsPerSec, median)))
+	w.f(`<line class="median" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, x.p0, y.at(median), x.p1, y.at(median))
+	w.polyline(t.Name, palette[0], xs, ys, fmt.Sprintf("%s: %d samples, median %s/s", t.Name, len(pts), count(median)))
+	w.f(`<circle class="low" cx="%.1f" cy="%.1f" r="4"><title>lowest %s/s at %s</title></circle>`,
+		x.at(lp.TMs/1000), y.at(lp.OpsPerSec), esc(count(lp.OpsPerSec)), esc(sig(lp.TMs/1000)+" s"))
+	w.f(`<g class="legend"><rect x="%.1f" y="9" width="14" height="4" fill="%s"/><text x="%.1f" y="14"><tspan class="series-name">%s</tspan>  median %s/s · dashed</text>`,
+		padLeft, palette[0], padLeft+20, esc(t.Name), esc(count(median)))
+	w.f(`<circle class="low" cx="%.1f" cy="28" r="4"/><text class="note" x="%.1f" y="32">lowest %s/s at %s (%s of median)</text></g>`,
+		padLeft+7, padLeft+20, esc(count(lp.OpsPerSec)), esc(sig(lp.TMs/1000)+" s"), esc(percentOf(lp.OpsPerSec, median)))
 	w.f(`</svg>`)
 	return w.b.String()
 }
