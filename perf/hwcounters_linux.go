@@ -134,9 +134,17 @@ func (c *Counters) Stop() CounterResult {
 		c.values[i] = v
 	}
 	c.result = CounterResult{Supported: true, TimeEnabledNs: enabled, TimeRunningNs: running}
-	if len(c.events) == len(hardwareEvents) && c.events[0] == hardwareEvents[0] {
-		c.result.Cycles, c.result.Instructions = c.values[0], c.values[1]
-		c.result.CacheMisses, c.result.BranchMisses = c.values[2], c.values[3]
+	for i, ev := range c.events {
+		switch ev.name {
+		case "cycles":
+			c.result.Cycles = c.values[i]
+		case "instructions":
+			c.result.Instructions = c.values[i]
+		case "cache-misses":
+			c.result.CacheMisses = c.values[i]
+		case "branch-misses":
+			c.result.BranchMisses = c.values[i]
+		}
 	}
 	return c.result
 }

@@ -118,3 +118,28 @@ func TestPerOp(t *testing.T) {
 		t.Fatalf("%s %v", b, err)
 	}
 }
+
+// A supported result end to end (fields, per-op, JSON), with software
+// events standing in under the hardware names on machines without a PMU.
+func TestSupportedResultWithStandInEvents(t *testing.T) {
+	c, err := startCounters([]counterEvent{
+		{"cycles", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_TASK_CLOCK},
+		{"instructions", unix.PERF_TYPE_SOFTWARE, unix.PERF_COUNT_SW_TASK_CLOCK},
+	})
+	if err != nil {
+		t.Skip("software perf events unavailable:", err)
+	}
+	_ = busyLoop(2_000_000)
+	r := c.Stop()
+	if !r.Supported || r.Cycles == 0 || r.Instructions == 0 || r.CacheMisses != 0 {
+		t.Fatalf("%+v", r)
+	}
+	b, err := json.Marshal(r.PerOp(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["supported"] != true || m["cycles_per_op"].(float64) <= 0 || m["ops"] != float64(1000) {
+		t.Fatalf("%s", b)
+	}
+}

@@ -13,7 +13,7 @@ func doctorCommand() *cli.Command {
 		Flags: []cli.Flag{
 			dataFlag,
 			jsonFlag,
-			&cli.StringFlag{Name: "root", Value: "/", Usage: "read /proc and /sys under `DIR` (for inspecting a copied tree)"},
+			&cli.StringFlag{Name: "root", Value: "/", Usage: "read /proc and /sys under `DIR`, a copied tree (limits, statx and counters still come from this host)"},
 		},
 		Action: func(c *cli.Context) error {
 			r := hostcheck.Run(hostcheck.Options{Root: c.String("root"), DataDir: c.String("data")})

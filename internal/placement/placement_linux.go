@@ -17,7 +17,8 @@ import (
 // mask and unlocks it; call it from the same goroutine. If restoring
 // fails, release leaves the goroutine locked, so the Go runtime destroys
 // the thread when the goroutine exits instead of handing a pinned thread to
-// other goroutines.
+// other goroutines. To move a pinned thread to another CPU, release it
+// first: the CPU must be in the thread's current mask.
 func PinThread(cpu int) (release func() error, err error) {
 	if cpu < 0 || cpu >= maxCPUs() {
 		return nil, fmt.Errorf("%w: cpu %d (the kernel CPU set holds 0-%d)", ErrNoSuchCPU, cpu, maxCPUs()-1)
