@@ -43,15 +43,15 @@ func benchAllCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			dataRoot := c.String("data")
+			if dataRoot == "" {
+				dataRoot = filepath.Join(out, "data")
+			}
 			var runErr error
 			if !c.Bool("render-only") {
 				exe, err := os.Executable()
 				if err != nil {
 					return fmt.Errorf("bench all: finding the cowbook binary: %w", err)
-				}
-				dataRoot := c.String("data")
-				if dataRoot == "" {
-					dataRoot = filepath.Join(out, "data")
 				}
 				_, runErr = report.RunBenchmarks(c.Context, report.RunOptions{
 					Exe:     exe,
@@ -74,7 +74,8 @@ func benchAllCommand() *cli.Command {
 					return runErr
 				}
 			}
-			host := hostcheck.Run(hostcheck.Options{DataDir: out})
+			// The host as the benchmarks saw it, their data directory included.
+			host := hostcheck.Run(hostcheck.Options{DataDir: dataRoot})
 			if err := writeJSONFile(filepath.Join(out, "doctor.json"), host); err != nil {
 				return err
 			}
