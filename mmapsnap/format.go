@@ -169,13 +169,16 @@ type layout struct {
 	footerCRC   uint32
 }
 
-func encodeFooter(b []byte, indexOffset, count uint64, crcSoFar uint32) {
+// encodeFooter fills the footer; crcSoFar covers header and index. It
+// returns the footer CRC.
+func encodeFooter(b []byte, indexOffset, count uint64, crcSoFar uint32) uint32 {
 	binary.LittleEndian.PutUint64(b[0:], indexOffset)
 	binary.LittleEndian.PutUint64(b[8:], count)
 	binary.LittleEndian.PutUint32(b[16:], 0)
 	c := crc32.Update(crcSoFar, castagnoli, b[:20])
 	binary.LittleEndian.PutUint32(b[20:], c)
 	copy(b[24:32], wireEndMagic)
+	return c
 }
 
 // parse validates everything but the block payloads: the header, the footer

@@ -182,11 +182,10 @@ func writeFile(f io.Writer, meta Meta, r io.Reader, opts *Options) (*layout, err
 	}
 	c := crc32.Update(0, castagnoli, hb[:])
 	c = crc32.Update(c, castagnoli, tail[:len(tail)-wireFooterLen])
-	encodeFooter(tail[len(tail)-wireFooterLen:], uint64(pos), count, c)
+	l.footerCRC = encodeFooter(tail[len(tail)-wireFooterLen:], uint64(pos), count, c)
 	if _, err := f.Write(tail); err != nil {
 		return nil, err
 	}
-	l.footerCRC = c
 	l.fileSize = pos + int64(len(tail))
 	return l, nil
 }
