@@ -109,6 +109,9 @@ func Retain(dir string, keep int, opts Options) ([]string, error) {
 	for _, in := range list {
 		if in.Err == nil {
 			valid = append(valid, in)
+		} else if !IsCorrupt(in.Err) {
+			// An I/O error says nothing about the file: decide nothing.
+			return nil, in.Err
 		}
 	}
 	if len(valid) == 0 {

@@ -145,3 +145,6 @@ func readOS(t testing.TB, path string) []byte {
 	}
 	return b
 }
+
+// vfsCrashNone drops every unsynced write.
+var vfsCrashNone = vfs.CrashOptions{}
