@@ -29,7 +29,9 @@ func smallSnapshot(t testing.TB) (file, arena []byte) {
 }
 
 // loadBytes runs Verify and Load on file (as a MemFS file) and returns both
-// errors; dst is compared with arena when Load succeeds.
+// errors; dst is compared with arena whenever a Load succeeds. Load runs
+// twice, with and without the raw CRC check, and the returned Load error is
+// nil only if both succeed: detection must not depend on the raw CRC.
 func loadBytes(t *testing.T, file, arena []byte) (verr, lerr error) {
 	return loadBytesWorkers(t, file, arena, 2)
 }
@@ -40,11 +42,19 @@ func loadBytesWorkers(t *testing.T, file, arena []byte, workers int) (verr, lerr
 	putFile(t, m, "/c/f.snap", file)
 	opts := mmapsnap.Options{FS: m, Workers: workers}
 	_, verr = mmapsnap.Verify("/c/f.snap", opts)
-	dst := make([]byte, len(arena))
-	_, lerr = mmapsnap.Load("/c/f.snap", dst, opts)
-	if lerr == nil && !bytes.Equal(dst, arena) {
-		t.Fatalf("Load returned nil with a different arena")
+	var errs [2]error
+	for i, skip := range []bool{false, true} {
+		dst := make([]byte, len(arena))
+		opts.SkipRawCRC = skip
+		_, errs[i] = mmapsnap.Load("/c/f.snap", dst, opts)
+		if errs[i] == nil && !bytes.Equal(dst, arena) {
+			t.Fatalf("Load (SkipRawCRC %v) returned nil with a different arena", skip)
+		}
 	}
+	if (errs[0] == nil) != (errs[1] == nil) {
+		t.Fatalf("Load with the raw CRC check: %v; without: %v", errs[0], errs[1])
+	}
+	lerr = errs[0]
 	return verr, lerr
 }
 

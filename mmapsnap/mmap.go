@@ -22,7 +22,9 @@ func mapFile(fd uintptr, size int64, path string) ([]byte, func(), error) {
 	if err != nil {
 		return nil, nil, &os.PathError{Op: "mmap", Path: path, Err: err}
 	}
-	// The loader reads the file once, front to back, across workers.
-	_ = unix.Madvise(m, unix.MADV_WILLNEED)
+	// Fill the page tables in one call rather than one fault per page as the
+	// workers first touch them; the file is usually in the page cache, just
+	// written or read by Inspect. Only a hint: older kernels refuse it.
+	_ = unix.Madvise(m, unix.MADV_POPULATE_READ)
 	return m, func() { _ = m.Unmap() }, nil
 }

@@ -34,13 +34,20 @@ func benchSnapshotFileCommand() *cli.Command {
 			mb := func(v float64) string { return fmt.Sprintf("%8.0f MB/s", v/1e6) }
 			fmt.Fprintf(w, "arena %d bytes -> file %d bytes (ratio %.2f), %d blocks of %d (%d raw), %d workers, median of %d runs\n",
 				res.ArenaBytes, res.FileBytes, res.Ratio, res.Blocks, res.BlockBytes, res.RawBlocks, res.Workers, res.Runs)
-			fmt.Fprintf(w, "write, %d workers       %s\n", res.Workers, mb(res.WriteBytesPerSec))
-			fmt.Fprintf(w, "write, 1 worker          %s  (%.2f x raw LZ4 compress)\n", mb(res.WriteBytesPerSecPerCore), res.WriteVsLZ4Ratio)
-			fmt.Fprintf(w, "load, 1 worker           %s  (%.2f x raw LZ4 decompress)\n", mb(res.LoadBytesPerSec1Core), res.LoadVsLZ4Ratio)
-			fmt.Fprintf(w, "load, %d workers        %s  (%.2f x 1 worker)\n", res.Workers, mb(res.LoadBytesPerSec), res.LoadScaling)
-			fmt.Fprintf(w, "floor: memcpy            %s\n", mb(res.MemcpyBytesPerSec))
-			fmt.Fprintf(w, "floor: LZ4 decompress    %s\n", mb(res.LZ4DecompressBytesPerSec))
-			fmt.Fprintf(w, "floor: LZ4 compress      %s\n", mb(res.LZ4CompressBytesPerSec))
+			line := func(what string, v float64, note string) {
+				if note != "" {
+					note = "  " + note
+				}
+				fmt.Fprintf(w, "%-28s %s%s\n", what, mb(v), note)
+			}
+			line(fmt.Sprintf("write, %d workers", res.Workers), res.WriteBytesPerSec, "")
+			line("write, 1 worker", res.WriteBytesPerSecPerCore, fmt.Sprintf("(%.2f x raw LZ4 compress)", res.WriteVsLZ4Ratio))
+			line("load, 1 worker", res.LoadBytesPerSec1Core, fmt.Sprintf("(%.2f x raw LZ4 decompress; %.2f in CPU time)", res.LoadVsLZ4Ratio, res.LoadVsLZ4CPURatio))
+			line("load, 1 worker, SkipRawCRC", res.LoadSkipRawCRCBytesPerSec1Core, fmt.Sprintf("(%.2f x raw LZ4 decompress; %.2f in CPU time)", res.LoadSkipRawCRCVsLZ4Ratio, res.LoadSkipRawCRCVsLZ4CPURatio))
+			line(fmt.Sprintf("load, %d workers", res.Workers), res.LoadBytesPerSec, fmt.Sprintf("(%.2f x 1 worker)", res.LoadScaling))
+			line("floor: memcpy", res.MemcpyBytesPerSec, "")
+			line("floor: raw LZ4 decompress", res.LZ4DecompressBytesPerSec, "")
+			line("floor: raw LZ4 compress", res.LZ4CompressBytesPerSec, "")
 			return nil
 		},
 	}
