@@ -84,8 +84,8 @@ type Info struct {
 	// uncompressed because LZ4 did not shrink them.
 	Blocks    int `json:"blocks"`
 	RawBlocks int `json:"raw_blocks"`
-	// FooterCRC is the CRC32C over header and index that the footer holds:
-	// a short fingerprint of the file.
+	// FooterCRC is the CRC32C the footer holds (over header, index and
+	// footer): a short fingerprint of the file.
 	FooterCRC uint32 `json:"footer_crc"`
 	// Err is set only in List's results, for a file whose header, index or
 	// footer is not valid; the other fields are then what is known (Path,
