@@ -95,7 +95,8 @@ func newest(dir string, opts Options, try func(path string) (Info, error)) (Info
 // removing and returns the removed paths.
 //
 // Call it only once the newest snapshot is durable (after Write returned
-// nil), and not while a Write into dir for an older sequence is running.
+// nil), and not while a Write into dir for the same or an older sequence
+// is running.
 func Retain(dir string, keep int, opts Options) ([]string, error) {
 	opts.EnsureDefaults()
 	if keep < 1 {

@@ -3,6 +3,8 @@ package mmapsnap_test
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"runtime"
 	"testing"
 
 	"github.com/cowbook/cowbook/internal/vfs"
@@ -139,4 +141,45 @@ func TestFileName(t *testing.T) {
 			t.Fatalf("ParseFileName(%q) accepted", bad)
 		}
 	}
+}
+
+// TestWriteBoundedMemory: Write streams; it holds 2×Workers blocks, not the
+// arena.
+func TestWriteBoundedMemory(t *testing.T) {
+	const arena = 32 << 20
+	const bs = 64 << 10
+	src := &patternReader{left: arena}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	in, err := mmapsnap.Write(t.TempDir(), mmapsnap.Meta{Seq: 1, ArenaSize: arena}, src, mmapsnap.Options{BlockSize: bs, Workers: 2})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 slots of input and output buffers, the index, and slack.
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4<<20 {
+		t.Fatalf("Write of a %d-byte arena allocated %d bytes", arena, got)
+	}
+	if in.Blocks != arena/bs {
+		t.Fatalf("Info %+v", in)
+	}
+}
+
+// patternReader yields left bytes of an order-like repeating pattern without
+// holding them.
+type patternReader struct{ left, pos int }
+
+func (r *patternReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.left)
+	for i := range n {
+		x := r.pos + i
+		p[i] = byte(x/64) ^ byte(x%64*3)
+	}
+	r.left -= n
+	r.pos += n
+	return n, nil
 }
