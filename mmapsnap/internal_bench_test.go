@@ -13,7 +13,9 @@ import (
 )
 
 // BenchmarkLoadParts splits one-core Load into its parts on an order-like
-// image: decompression alone, plus each CRC, and the whole Load.
+// image: decompression alone, plus each CRC, the whole Load, Load's work on
+// an already mapped file, and mapping alone (touching one byte per page).
+// Rates are per arena byte; cpu-MB/s counts the thread's CPU time only.
 func BenchmarkLoadParts(b *testing.B) {
 	img := make([]byte, 64<<20)
 	// A local order-like image: perf imports this package.
@@ -83,6 +85,37 @@ func benchLoadParts(b *testing.B, img []byte, blockSize int) {
 			if _, err := Load(in.Path, dst, Options{Workers: 1}); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	b.Run("decodeBlocks-premapped", func(b *testing.B) {
+		b.SetBytes(int64(len(img)))
+		defer cpuMetric(b, len(img))()
+		for b.Loop() {
+			l, err := parse(sliceReadAt(data), int64(len(data)), in.Path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := l.decodeBlocks(data, in.Path, 1, true, func(_, i int) []byte {
+				return dst[i*bs : i*bs+int(l.blocks[i].raw)]
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("map-unmap", func(b *testing.B) {
+		b.SetBytes(int64(len(img)))
+		defer cpuMetric(b, len(img))()
+		for b.Loop() {
+			d, rel, err := readWhole(o.FS, in.Path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var sum byte
+			for i := 0; i < len(d); i += 4096 {
+				sum += d[i]
+			}
+			_ = sum
+			rel()
 		}
 	})
 	b.Run("crc-only", func(b *testing.B) {
