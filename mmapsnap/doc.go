@@ -117,7 +117,11 @@
 // The sequence is written in 20 decimal digits, so names sort in sequence
 // order. A crash at any point leaves either no new name, or a temporary file
 // that List ignores, or the complete, synced file: never a file under its
-// final name whose data is not durable. Any error removes the temporary file.
+// final name whose data is not durable. Any error removes the temporary file;
+// if only the final directory sync fails, the renamed file may or may not
+// survive a crash, and Write reports the error so that the caller neither
+// counts on it nor deletes older snapshots. Retain deletes old snapshots
+// (and temporary files crashed writers left) once a newer one is durable.
 //
 // # Loading
 //
