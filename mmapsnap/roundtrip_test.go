@@ -2,6 +2,7 @@ package mmapsnap_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -182,4 +183,18 @@ func (r *patternReader) Read(p []byte) (int, error) {
 	r.left -= n
 	r.pos += n
 	return n, nil
+}
+
+// TestWriteHugeClaimedSize: an ArenaSize far beyond the input fails on the
+// short read without allocating for the claimed size.
+func TestWriteHugeClaimedSize(t *testing.T) {
+	m := newMemDir(t, "/snap")
+	_, err := mmapsnap.Write("/snap", mmapsnap.Meta{Seq: 1, ArenaSize: 1 << 60}, bytes.NewReader(make([]byte, 10000)),
+		mmapsnap.Options{FS: m, BlockSize: mmapsnap.MinBlockSize})
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Write = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if files := m.Files(); len(files) != 0 {
+		t.Fatalf("after a failed Write: %v", files)
+	}
 }

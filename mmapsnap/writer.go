@@ -94,7 +94,9 @@ func writeFile(f io.Writer, meta Meta, r io.Reader, opts *Options) (*layout, err
 		return nil, err
 	}
 	count := blockCount(meta.ArenaSize, h.blockSize)
-	l := &layout{header: h, blocks: make([]entry, 0, count)}
+	// The index grows with what is actually read: a wrong ArenaSize must
+	// fail on a short read, not on a huge allocation up front.
+	l := &layout{header: h, blocks: make([]entry, 0, min(count, 1<<16))}
 	pos := int64(wireHeaderLen)
 
 	workers := opts.Workers
