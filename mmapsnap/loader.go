@@ -137,11 +137,10 @@ func readWhole(fs vfs.FS, path string) ([]byte, func(), error) {
 		return nil, nil, fmt.Errorf("%w: %s: %d bytes, shorter than header and footer", ErrTruncated, path, size)
 	}
 	if fd, ok := vfs.Fd(f); ok {
-		data, release, err := mapFile(fd, size, path)
-		if err != nil {
-			return nil, nil, fmt.Errorf("mmapsnap: %w", err)
+		if data, release, err := mapFile(fd, size, path); err == nil {
+			return data, release, nil
 		}
-		return data, release, nil
+		// A filesystem that cannot map files: read it instead.
 	}
 	// Bounded by the file's own size.
 	data := make([]byte, size)
