@@ -71,7 +71,13 @@ type SnapFileResult struct {
 	LoadSkipRawCRCVsLZ4Ratio    float64 `json:"load_skip_raw_crc_vs_lz4_ratio"`
 	LoadSkipRawCRCVsLZ4CPURatio float64 `json:"load_skip_raw_crc_vs_lz4_cpu_ratio"`
 	LoadScaling                 float64 `json:"load_scaling"`
-	WriteVsLZ4Ratio             float64 `json:"write_per_core_vs_lz4_compress_ratio"`
+	// LoadParallelCPUEfficiency is all-workers Load in bytes per CPU-second
+	// of the whole process over one-core Load in bytes per CPU-second of its
+	// thread: 1 means parallel loading costs no extra CPU, so it scales with
+	// whatever cores are free (what load_scaling cannot show on a busy
+	// machine).
+	LoadParallelCPUEfficiency float64 `json:"load_parallel_cpu_efficiency"`
+	WriteVsLZ4Ratio           float64 `json:"write_per_core_vs_lz4_compress_ratio"`
 }
 
 // RunSnapFile builds the arena image, writes it as a snapshot and loads it
@@ -105,17 +111,18 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 	// does not inflate.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	type sample struct{ wall, cpu float64 } // bytes per second
+	type sample struct{ wall, cpu, procCPU float64 } // bytes per second
 	measure := func(f func() error) (sample, error) {
 		runtime.GC()
-		c0 := threadCPU()
+		c0, p0 := threadCPU(), processCPU()
 		start := time.Now()
 		if err := f(); err != nil {
 			return sample{}, err
 		}
 		wall := time.Since(start).Seconds()
 		cpu := (threadCPU() - c0).Seconds()
-		return sample{size / wall, size / max(cpu, 1e-9)}, nil
+		proc := (processCPU() - p0).Seconds()
+		return sample{size / wall, size / max(cpu, 1e-9), size / max(proc, 1e-9)}, nil
 	}
 
 	var info mmapsnap.Info
@@ -177,7 +184,7 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 	}
 
 	var writeN, write1, compress, load1, load1Skip, loadN, lz4d, memcpy []sample
-	var loadRatio, loadCPURatio, skipRatio, skipCPURatio, writeRatio, scaling []float64
+	var loadRatio, loadCPURatio, skipRatio, skipCPURatio, writeRatio, scaling, efficiency []float64
 	step := func(f func() error, into *[]sample) (sample, error) {
 		smp, err := measure(f)
 		*into = append(*into, smp)
@@ -220,6 +227,7 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 		skipCPURatio = append(skipCPURatio, ls.cpu/z.cpu)
 		writeRatio = append(writeRatio, w1.wall/cz.wall)
 		scaling = append(scaling, ln.wall/l1.wall)
+		efficiency = append(efficiency, ln.procCPU/l1.cpu)
 	}
 	if err := load(opts.Workers, false)(); err != nil {
 		return res, err
@@ -249,12 +257,22 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 	res.LoadSkipRawCRCVsLZ4CPURatio = median(skipCPURatio)
 	res.WriteVsLZ4Ratio = median(writeRatio)
 	res.LoadScaling = median(scaling)
+	res.LoadParallelCPUEfficiency = median(efficiency)
 	return res, nil
 }
 
 func median(v []float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
+}
+
+// processCPU returns the CPU time the whole process has used.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // threadCPU returns the CPU time the calling OS thread has used.

@@ -44,7 +44,7 @@ func benchSnapshotFileCommand() *cli.Command {
 			line("write, 1 worker", res.WriteBytesPerSecPerCore, fmt.Sprintf("(%.2f x raw LZ4 compress)", res.WriteVsLZ4Ratio))
 			line("load, 1 worker", res.LoadBytesPerSec1Core, fmt.Sprintf("(%.2f x raw LZ4 decompress; %.2f in CPU time)", res.LoadVsLZ4Ratio, res.LoadVsLZ4CPURatio))
 			line("load, 1 worker, SkipRawCRC", res.LoadSkipRawCRCBytesPerSec1Core, fmt.Sprintf("(%.2f x raw LZ4 decompress; %.2f in CPU time)", res.LoadSkipRawCRCVsLZ4Ratio, res.LoadSkipRawCRCVsLZ4CPURatio))
-			line(fmt.Sprintf("load, %d workers", res.Workers), res.LoadBytesPerSec, fmt.Sprintf("(%.2f x 1 worker)", res.LoadScaling))
+			line(fmt.Sprintf("load, %d workers", res.Workers), res.LoadBytesPerSec, fmt.Sprintf("(%.2f x 1 worker; CPU efficiency %.2f)", res.LoadScaling, res.LoadParallelCPUEfficiency))
 			line("floor: memcpy", res.MemcpyBytesPerSec, "")
 			line("floor: raw LZ4 decompress", res.LZ4DecompressBytesPerSec, "")
 			line("floor: raw LZ4 compress", res.LZ4CompressBytesPerSec, "")

@@ -15,7 +15,7 @@ func TestBenchSnapshotFile(t *testing.T) {
 		t.Fatalf("%v in %s", err, out)
 	}
 	for _, k := range []string{"arena_bytes", "file_bytes", "write_bytes_per_sec", "write_bytes_per_sec_per_core",
-		"load_bytes_per_sec", "load_bytes_per_sec_1core", "memcpy_bytes_per_sec", "lz4_decompress_bytes_per_sec", "load_vs_lz4_ratio"} {
+		"load_bytes_per_sec", "load_bytes_per_sec_1core", "memcpy_bytes_per_sec", "lz4_decompress_bytes_per_sec", "load_vs_lz4_ratio", "load_parallel_cpu_efficiency"} {
 		if got[k] <= 0 {
 			t.Errorf("%s = %v in %s", k, got[k], out)
 		}
