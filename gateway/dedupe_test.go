@@ -62,7 +62,7 @@ func TestDedupeMatchesReference(t *testing.T) {
 		}
 		ref := &refDedupe{clients: clients, window: window, reqs: map[uint64][]refEntry{}}
 		var seq uint64
-		for op := 0; op < 20000; op++ {
+		for op := 0; op < 10000; op++ {
 			cid := 1 + rng.Uint64N(uint64(clients+2))*0x1000003 // spread ids, some over the limit
 			last := d.Last(cid)
 			id := last + 1 + rng.Uint64N(3)

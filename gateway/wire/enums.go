@@ -264,6 +264,7 @@ const (
 	ErrCodeShutdown       ErrorCode = 9  // the server is stopping
 	ErrCodeTimeout        ErrorCode = 10 // no Hello in time, or idle for too long
 	ErrCodeSlowConsumer   ErrorCode = 11 // the client did not read its responses fast enough
+	ErrCodeTooManyConns   ErrorCode = 12 // the server's connection limit is reached
 )
 
 // String names the code.
@@ -291,6 +292,8 @@ func (c ErrorCode) String() string {
 		return "timeout"
 	case ErrCodeSlowConsumer:
 		return "slow_consumer"
+	case ErrCodeTooManyConns:
+		return "too_many_connections"
 	}
 	return fmt.Sprintf("error_code(%d)", uint16(c))
 }

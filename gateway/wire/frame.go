@@ -23,6 +23,9 @@ const (
 	MaxBodySize = rejectFixedSize + MaxTextLen
 	// MaxFrameSize is the largest frame any message can produce.
 	MaxFrameSize = HeaderSize + MaxBodySize
+	// MaxClientBodySize is the largest body a client sends (NewOrder): a
+	// server needs no larger limit.
+	MaxClientBodySize = newOrderSize
 )
 
 // Errors returned by the decoder. Every decoding error wraps exactly one of
