@@ -267,6 +267,11 @@ func (c *Client) LastReqID() uint64 {
 // reader blocks on a full done channel). Submit waits while MaxOutstanding
 // requests are outstanding. It returns the request id.
 func (c *Client) Submit(ctx context.Context, req Request, done chan<- Result) (uint64, error) {
+	switch req.Kind {
+	case wire.TypeNewOrder, wire.TypeCancel, wire.TypeReplace:
+	default:
+		return 0, fmt.Errorf("client: request kind %s is not new_order, cancel or replace", req.Kind)
+	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
