@@ -120,6 +120,10 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// ServeConn serves one connection accepted elsewhere (a Unix socket, an
+// in-memory pipe), under the same limits as Serve's.
+func (s *Server) ServeConn(c net.Conn) { s.start(c) }
+
 func (s *Server) start(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)

@@ -208,6 +208,11 @@ func readErrorCode(err error) wire.ErrorCode {
 // requests. It reports false if the connection is closing.
 func (s *Session) acquire() bool {
 	select {
+	case <-s.closing: // replaced, shut down or too slow: hand over nothing more
+		return false
+	default:
+	}
+	select {
 	case s.slots <- struct{}{}:
 		return true
 	default:

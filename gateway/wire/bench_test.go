@@ -66,3 +66,15 @@ func BenchmarkReaderNewOrder(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkCopyFloor copies a NewOrder frame's bytes into a reused buffer:
+// the floor for encoding and decoding one frame.
+func BenchmarkCopyFloor(b *testing.B) {
+	src := AppendNewOrder(nil, &NewOrder{ReqID: 1, OrderID: 2, Account: 3, Price: 4, Qty: 5, Symbol: sym("BTC"), Side: Buy, Type: Limit, TIF: GTC})
+	dst := make([]byte, 0, MaxFrameSize)
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dst = append(dst[:0], src...)
+	}
+}

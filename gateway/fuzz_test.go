@@ -1,0 +1,121 @@
+package gateway_test
+
+import (
+	"io"
+	"net"
+	"testing"
+
+	"github.com/cowbook/cowbook/gateway"
+	"github.com/cowbook/cowbook/gateway/gatewaytest"
+	"github.com/cowbook/cowbook/gateway/wire"
+)
+
+// expectedSubmissions is the reference for FuzzServe, written from the
+// protocol document rather than from the server: the request ids a
+// connection fed `in` must hand to the node, in order. Decoding stops at
+// the first frame that is invalid, incomplete, not a client request, or a
+// second Hello; a request runs if its id is above the last one run and its
+// fields pass the gateway's checks.
+func expectedSubmissions(in []byte) (clientID uint64, ids []uint64) {
+	var f wire.Frame
+	n, err := wire.DecodeFrame(in, wire.MaxClientBodySize, &f)
+	if err != nil || f.Type != wire.TypeHello || f.Hello.Version != wire.Version || f.Hello.ClientID == 0 {
+		return 0, nil
+	}
+	clientID = f.Hello.ClientID
+	in = in[n:]
+	var last uint64
+	for {
+		n, err := wire.DecodeFrame(in, wire.MaxClientBodySize, &f)
+		if err != nil {
+			return clientID, ids
+		}
+		in = in[n:]
+		var id uint64
+		ok := false
+		switch f.Type {
+		case wire.TypeNewOrder:
+			m := f.NewOrder
+			id = m.ReqID
+			ok = m.OrderID != 0 && m.Qty > 0 &&
+				(m.Type == wire.Limit && m.Price > 0 || m.Type == wire.Market && m.Price == 0 && m.TIF != wire.POST)
+		case wire.TypeCancel:
+			id, ok = f.Cancel.ReqID, f.Cancel.OrderID != 0
+		case wire.TypeReplace:
+			m := f.Replace
+			id, ok = m.ReqID, m.OrderID != 0 && m.Qty > 0 && m.Price > 0
+		case wire.TypeHeartbeat, wire.TypeStatusQuery:
+			continue
+		default:
+			return clientID, ids
+		}
+		if ok && id > last {
+			ids = append(ids, id)
+			last = id
+		}
+	}
+}
+
+// FuzzServe feeds arbitrary bytes to a server connection and checks that
+// the node receives exactly the requests the reference says, in order:
+// nothing from an invalid frame or after it, no request id twice.
+func FuzzServe(f *testing.F) {
+	hello := wire.AppendHello(nil, wire.Hello{Version: wire.Version, ClientID: 1})
+	f.Add([]byte{})
+	seed := append([]byte(nil), hello...)
+	seed = append(seed, newOrder(1, 1, wire.Buy, 10, 1)...)
+	seed = append(seed, newOrder(1, 1, wire.Buy, 10, 1)...)
+	seed = append(seed, wire.AppendCancel(nil, wire.Cancel{ReqID: 3, OrderID: 1, Symbol: sym("BTC")})...)
+	seed = append(seed, wire.AppendReplace(nil, &wire.Replace{ReqID: 4, OrderID: 1, Price: 11, Qty: 2, Symbol: sym("BTC")})...)
+	seed = append(seed, wire.AppendToken(nil, wire.TypeHeartbeat, 9)...)
+	seed = append(seed, newOrder(2, 2, wire.Sell, 0, 1)...)
+	seed = append(seed, newOrder(5, 2, wire.Sell, 10, 1)...)
+	f.Add(seed)
+	f.Add(append(append([]byte(nil), seed...), hello...))
+	f.Add(hello)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer l.Close()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b := gatewaytest.New(gatewaytest.Options{Clients: 2, Window: 256})
+		srv, err := gateway.NewServer(b, gateway.Options{Dedupe: b.Dedupe(), MaxOutstanding: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Attach(srv)
+		client, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.ServeConn(server)
+		// The server closes its side only once its reader has stopped:
+		// at the end of the input, or at the first violation.
+		drained := make(chan struct{})
+		go func() { _, _ = io.Copy(io.Discard, client); close(drained) }()
+		_, _ = client.Write(in) // fails if the server already closed: fine
+		_ = client.(*net.TCPConn).CloseWrite()
+		<-drained
+		client.Close()
+		srv.Close()
+		b.Close()
+		cid, want := expectedSubmissions(in)
+		got := b.Submitted()
+		if len(got) != len(want) {
+			t.Fatalf("node got %d requests, want %d (%v)", len(got), len(want), want)
+		}
+		for i := range got {
+			if got[i].ReqID != want[i] || got[i].ClientID != cid {
+				t.Fatalf("request %d: client %d id %d, want id %d", i, got[i].ClientID, got[i].ReqID, want[i])
+			}
+		}
+		if v := b.Violations(); len(v) > 0 {
+			t.Fatal(v)
+		}
+	})
+}
