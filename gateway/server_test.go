@@ -480,6 +480,19 @@ func TestHandshakeTimeout(t *testing.T) {
 	rc.expectError(wire.ErrCodeTimeout)
 }
 
+func TestIdleTimeout(t *testing.T) {
+	h := newHarness(t, gateway.Options{IdleTimeout: 500 * time.Millisecond}, gatewaytest.Options{})
+	rc := h.dial(1)
+	for i := uint64(1); i <= 3; i++ { // heartbeats keep it open
+		time.Sleep(50 * time.Millisecond)
+		rc.send(wire.AppendToken(nil, wire.TypeHeartbeat, i))
+		if f := rc.next(); f.Type != wire.TypeHeartbeatAck {
+			t.Fatalf("%s", f.Type)
+		}
+	}
+	rc.expectError(wire.ErrCodeTimeout)
+}
+
 func TestCloseSendsShutdown(t *testing.T) {
 	h := newHarness(t, gateway.Options{}, gatewaytest.Options{})
 	rc := h.dial(1)
