@@ -21,7 +21,10 @@ const benchWindow = 256
 // cancels of unknown orders, so the fake book stays empty and every one is
 // sequenced and answered with an engine reject.
 func BenchmarkPipelinedOutcomes(b *testing.B) {
-	be := gatewaytest.New(gatewaytest.Options{Clients: 4, Window: 1024, Queue: 1 << 16})
+	be, err := gatewaytest.New(gatewaytest.Options{Clients: 4, Window: 1024, Queue: 1 << 16})
+	if err != nil {
+		b.Fatal(err)
+	}
 	srv, err := gateway.NewServer(be, gateway.Options{Dedupe: be.Dedupe(), MaxOutstanding: benchWindow})
 	if err != nil {
 		b.Fatal(err)

@@ -26,7 +26,10 @@ func start(t *testing.T, gopts gateway.Options, bopts gatewaytest.Options) *env 
 	if bopts.Clients == 0 {
 		bopts.Clients, bopts.Window = 64, 1024
 	}
-	b := gatewaytest.New(bopts)
+	b, err := gatewaytest.New(bopts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	gopts.Dedupe = b.Dedupe()
 	srv, err := gateway.NewServer(b, gopts)
 	if err != nil {

@@ -280,8 +280,13 @@ func (d *Dedupe) Accept(cid, reqID uint64) error {
 }
 
 // Record records a request together with its outcome: what the node does
-// for every command it applies, live and during recovery replay.
+// for every command it applies, live and during recovery replay. A command
+// with client id 0 came from no client (an operator, a command file) and is
+// not recorded.
 func (d *Dedupe) Record(cid, reqID uint64, o Outcome) error {
+	if cid == 0 {
+		return nil
+	}
 	return d.push(cid, reqID, entryDone, o)
 }
 

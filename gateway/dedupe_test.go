@@ -144,6 +144,14 @@ func TestDedupeDeterministic(t *testing.T) {
 	if !bytes.Equal(build(), build()) {
 		t.Fatal("same calls, different bytes")
 	}
+	d, _ := NewDedupe(4, 8)
+	empty := bytes.Clone(d.Bytes())
+	if err := d.Record(0, 5, Outcome{Seq: 1}); err != nil || !bytes.Equal(d.Bytes(), empty) {
+		t.Fatalf("a command from no client changed the table (%v)", err)
+	}
+	if err := d.Accept(0, 5); !errors.Is(err, ErrDedupeOrder) {
+		t.Fatalf("Accept for client 0: %v", err)
+	}
 }
 
 func TestOpenDedupeRefusesDamage(t *testing.T) {

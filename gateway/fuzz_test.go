@@ -79,7 +79,10 @@ func FuzzServe(f *testing.F) {
 	}
 	defer l.Close()
 	f.Fuzz(func(t *testing.T, in []byte) {
-		b := gatewaytest.New(gatewaytest.Options{Clients: 2, Window: 256})
+		b, err := gatewaytest.New(gatewaytest.Options{Clients: 2, Window: 256})
+		if err != nil {
+			t.Fatal(err)
+		}
 		srv, err := gateway.NewServer(b, gateway.Options{Dedupe: b.Dedupe(), MaxOutstanding: 256})
 		if err != nil {
 			t.Fatal(err)

@@ -25,7 +25,10 @@ func newHarness(t *testing.T, gopts gateway.Options, bopts gatewaytest.Options) 
 	if bopts.Clients == 0 {
 		bopts.Clients, bopts.Window = 64, 256 // small tables keep tests quick under -race
 	}
-	b := gatewaytest.New(bopts)
+	b, err := gatewaytest.New(bopts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if gopts.Dedupe == nil && gopts.MaxClients == 0 {
 		gopts.Dedupe = b.Dedupe()
 	}

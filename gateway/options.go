@@ -21,7 +21,8 @@ type Options struct {
 	// is not read until an outcome arrives. Default 256.
 	MaxOutstanding int
 	// OutboundQueue bounds, per connection, the messages waiting to be
-	// written. A client that lets it fill is disconnected. Default 4096.
+	// written (64 bytes each, allocated when the connection opens). A
+	// client that lets it fill is disconnected. Default 1024.
 	OutboundQueue int
 	// MaxConnections bounds the open connections. Default 1024.
 	MaxConnections int
@@ -56,7 +57,7 @@ func (o *Options) EnsureDefaults() error {
 		o.MaxOutstanding = 256
 	}
 	if o.OutboundQueue == 0 {
-		o.OutboundQueue = 4096
+		o.OutboundQueue = 1024
 	}
 	if o.MaxConnections == 0 {
 		o.MaxConnections = 1024
