@@ -66,6 +66,9 @@ type Options struct {
 	// doubling up to 2 s, in between) before pending results fail with
 	// ErrConnLost. Default 10.
 	MaxReconnects int
+	// HeartbeatInterval, if set, sends a Heartbeat that often, for servers
+	// with an idle timeout.
+	HeartbeatInterval time.Duration
 	// OnReport, if set, receives every execution report, on the
 	// connection's reading goroutine: it must not block for long (a client
 	// that stops reading is disconnected by the server).
@@ -118,12 +121,40 @@ type Result struct {
 // Acked reports whether the request was acknowledged.
 func (r Result) Acked() bool { return r.Err == nil && r.Reason == 0 }
 
+// String renders the result on one line, e.g. "request 3: ack seq 17" or
+// "request 4: reject seq 0 invalid_qty".
+func (r Result) String() string {
+	switch {
+	case r.Err != nil:
+		return fmt.Sprintf("request %d: %v", r.ReqID, r.Err)
+	case r.Reason == 0:
+		return fmt.Sprintf("request %d: ack seq %d", r.ReqID, r.Seq)
+	}
+	return fmt.Sprintf("request %d: reject seq %d %s", r.ReqID, r.Seq, r.Reason)
+}
+
 // Report is one execution report; Type says which field is set.
 type Report struct {
 	Type      wire.Type // TypeTrade, TypeCancelled or TypeReplaced
 	Trade     wire.Trade
 	Cancelled wire.Cancelled
 	Replaced  wire.Replaced
+}
+
+// String renders the report on one line.
+func (r Report) String() string {
+	switch r.Type {
+	case wire.TypeTrade:
+		t := &r.Trade
+		return fmt.Sprintf("trade seq %d %s maker %d taker %d (%s) %d @ %d", t.Seq, t.Symbol, t.MakerOrderID, t.TakerOrderID, t.TakerSide, t.Qty, t.Price)
+	case wire.TypeCancelled:
+		c := &r.Cancelled
+		return fmt.Sprintf("cancelled seq %d %s order %d qty %d (%s)", c.Seq, c.Symbol, c.OrderID, c.Qty, c.Reason)
+	case wire.TypeReplaced:
+		p := &r.Replaced
+		return fmt.Sprintf("replaced seq %d %s order %d now %d @ %d", p.Seq, p.Symbol, p.OrderID, p.Qty, p.Price)
+	}
+	return r.Type.String()
 }
 
 type pending struct {
@@ -246,6 +277,29 @@ func (c *Client) start(cn *conn, r *wire.Reader) {
 	c.wg.Add(2)
 	go c.writeLoop(cn)
 	go c.readLoop(cn, r)
+	if c.opts.HeartbeatInterval > 0 {
+		c.wg.Add(1)
+		go c.heartbeat(cn)
+	}
+}
+
+// heartbeat sends token-0 heartbeats (their answers are ignored) until the
+// connection ends.
+func (c *Client) heartbeat(cn *conn) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.opts.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			select {
+			case cn.wq <- outFrame{typ: wire.TypeHeartbeat}:
+			default: // the writer is busy, so the connection is not idle
+			}
+		case <-cn.dead:
+			return
+		}
+	}
 }
 
 // ServerHello returns the server's answer to the latest handshake.

@@ -361,3 +361,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+func TestHeartbeatsKeepIdleConnectionOpen(t *testing.T) {
+	e := start(t, gateway.Options{IdleTimeout: 300 * time.Millisecond}, gatewaytest.Options{})
+	c := dial(t, e.addr, client.Options{ClientID: 8, HeartbeatInterval: 50 * time.Millisecond})
+	time.Sleep(time.Second)
+	r, err := c.NewOrder(context.Background(), limit(1, wire.Buy, 10, 1))
+	if err != nil || !r.Acked() {
+		t.Fatalf("after an idle second: %v %v", r, err)
+	}
+	if s := e.srv.Stats(); s.Accepted != 1 {
+		t.Fatalf("reconnected? %+v", s)
+	}
+	if got := r.String(); got != "request 1: ack seq 1" {
+		t.Fatalf("String: %q", got)
+	}
+}

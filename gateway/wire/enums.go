@@ -344,3 +344,36 @@ func (s Symbol) Len() int {
 
 // String returns the name without padding.
 func (s Symbol) String() string { return string(s[:s.Len()]) }
+
+// ParseSide reads "B" or "S" (the command file's letters; "buy" and "sell"
+// also accepted).
+func ParseSide(s string) (Side, bool) {
+	switch s {
+	case "B", "b", "buy", "BUY":
+		return Buy, true
+	case "S", "s", "sell", "SELL":
+		return Sell, true
+	}
+	return 0, false
+}
+
+// ParseOrderType reads "L" or "M" ("limit" and "market" also accepted).
+func ParseOrderType(s string) (OrderType, bool) {
+	switch s {
+	case "L", "l", "limit", "LIMIT":
+		return Limit, true
+	case "M", "m", "market", "MARKET":
+		return Market, true
+	}
+	return 0, false
+}
+
+// ParseTIF reads GTC, IOC, FOK or POST.
+func ParseTIF(s string) (TIF, bool) {
+	for t := GTC; t <= POST; t++ {
+		if s == t.String() {
+			return t, true
+		}
+	}
+	return 0, false
+}

@@ -241,3 +241,30 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per decode+encode of every type", allocs)
 	}
 }
+
+func TestParseEnums(t *testing.T) {
+	for _, s := range []Side{Buy, Sell} {
+		if got, ok := ParseSide(s.String()); !ok || got != s {
+			t.Errorf("ParseSide(%q) = %v %v", s, got, ok)
+		}
+	}
+	for _, o := range []OrderType{Limit, Market} {
+		if got, ok := ParseOrderType(o.String()); !ok || got != o {
+			t.Errorf("ParseOrderType(%q) = %v %v", o, got, ok)
+		}
+	}
+	for _, tif := range []TIF{GTC, IOC, FOK, POST} {
+		if got, ok := ParseTIF(tif.String()); !ok || got != tif {
+			t.Errorf("ParseTIF(%q) = %v %v", tif, got, ok)
+		}
+	}
+	if _, ok := ParseSide("X"); ok {
+		t.Error("ParseSide accepted X")
+	}
+	if _, ok := ParseTIF("gtc "); ok {
+		t.Error("ParseTIF accepted junk")
+	}
+	if _, ok := ParseOrderType(""); ok {
+		t.Error("ParseOrderType accepted empty")
+	}
+}
