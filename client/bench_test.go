@@ -3,8 +3,10 @@ package client_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
+	"sync"
 	"testing"
 
 	"github.com/cowbook/cowbook/client"
@@ -15,13 +17,20 @@ import (
 
 const benchWindow = 256
 
-// BenchmarkPipelinedOutcomes: one connection, benchWindow requests in
-// flight, through client, gateway and the in-memory node (no durability
-// delay): the gateway's own cost per request over loopback. Requests are
-// cancels of unknown orders, so the fake book stays empty and every one is
-// sequenced and answered with an engine reject.
+// BenchmarkPipelinedOutcomes: conns connections, benchWindow requests in
+// flight on each, through client, gateway and the in-memory node (no
+// durability delay, logs not retained): the gateway's and client's own cost
+// per request over loopback. Requests are cancels of unknown orders, so the
+// fake book stays empty and every one is sequenced and answered with an
+// engine reject.
 func BenchmarkPipelinedOutcomes(b *testing.B) {
-	be, err := gatewaytest.New(gatewaytest.Options{Clients: 4, Window: 1024, Queue: 1 << 16})
+	for _, conns := range []int{1, 8} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) { benchPipelined(b, conns) })
+	}
+}
+
+func benchPipelined(b *testing.B, conns int) {
+	be, err := gatewaytest.New(gatewaytest.Options{Clients: 16, Window: 1024, Queue: 1 << 16, Forget: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -36,28 +45,42 @@ func BenchmarkPipelinedOutcomes(b *testing.B) {
 	}
 	go srv.Serve(l)
 	defer func() { srv.Close(); be.Close() }()
-	c, err := client.Dial(context.Background(), l.Addr().String(), client.Options{ClientID: 1, MaxOutstanding: benchWindow})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	done := make(chan client.Result, benchWindow)
 	req := client.Request{Kind: wire.TypeCancel, Symbol: sym("ETH"), OrderID: 1}
 	b.ReportAllocs()
 	b.ResetTimer()
-	go func() {
-		for i := 0; i < b.N; i++ {
-			if _, err := c.Submit(context.Background(), req, done); err != nil {
-				b.Error(err)
-				return
+	var wg sync.WaitGroup
+	for k := 0; k < conns; k++ {
+		n := b.N / conns
+		if k == 0 {
+			n += b.N % conns
+		}
+		c, err := client.Dial(context.Background(), l.Addr().String(), client.Options{ClientID: uint64(k + 1), MaxOutstanding: benchWindow})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		done := make(chan client.Result, benchWindow)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				if _, err := c.Submit(context.Background(), req, done); err != nil {
+					b.Error(err)
+					return
+				}
 			}
-		}
-	}()
-	for i := 0; i < b.N; i++ {
-		if r := <-done; r.Err != nil || r.Seq == 0 {
-			b.Fatalf("%+v", r)
-		}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				if r := <-done; r.Err != nil || r.Seq == 0 {
+					b.Errorf("%+v", r)
+					return
+				}
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // BenchmarkLoopbackFloor is the floor for BenchmarkPipelinedOutcomes: the

@@ -252,21 +252,26 @@ func (d *Dedupe) Lookup(cid, reqID uint64) (Verdict, Outcome) {
 
 // search finds reqID among a slot's entries (sorted by request id).
 func (d *Dedupe) search(slot int, reqID uint64) (off int, found, tooOld bool) {
+	ring := int(dle.Uint32(d.mem[slot+16:]))
+	next := int(dle.Uint32(d.mem[slot+20:]))
 	count := int(dle.Uint32(d.mem[slot+24:]))
-	if count == 0 || reqID < dle.Uint64(d.mem[d.entry(slot, 0):]) {
+	base := d.ringOff + ring*d.window*dedupeEntrySize
+	first := next - count + d.window // logical 0, before the modulo
+	at := func(i int) int { return base + ((first+i)%d.window)*dedupeEntrySize }
+	if count == 0 || reqID < dle.Uint64(d.mem[at(0):]) {
 		return 0, false, true
 	}
 	lo, hi := 0, count
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		if dle.Uint64(d.mem[d.entry(slot, mid):]) < reqID {
+		if dle.Uint64(d.mem[at(mid):]) < reqID {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
 	if lo < count {
-		if e := d.entry(slot, lo); dle.Uint64(d.mem[e:]) == reqID {
+		if e := at(lo); dle.Uint64(d.mem[e:]) == reqID {
 			return e, true, false
 		}
 	}

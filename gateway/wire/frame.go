@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -236,23 +237,27 @@ func DecodeFrame(b []byte, maxBody int, f *Frame) (int, error) {
 	return end, nil
 }
 
-// Reader reads frames from a stream into one reused buffer, so that reading
-// allocates nothing. Text fields of the decoded Frame alias that buffer and
-// are valid only until the next call.
+// Reader reads frames from a buffered stream without copying them: it
+// peeks at the header, checks it, peeks at the body and decodes it in place,
+// so reading allocates nothing. Text fields of the decoded Frame alias the
+// stream's buffer and are valid only until the next call.
 type Reader struct {
-	r       io.Reader
+	r       *bufio.Reader
 	maxBody int
-	buf     []byte
 }
 
 // NewReader returns a Reader of r that accepts bodies up to maxBody bytes
-// (lowered to MaxBodySize; 0 means MaxBodySize). Give it a buffered reader:
-// each frame costs two reads.
+// (lowered to MaxBodySize; 0 means MaxBodySize). r is wrapped in a
+// bufio.Reader unless it is one of at least MaxFrameSize bytes.
 func NewReader(r io.Reader, maxBody int) *Reader {
 	if maxBody <= 0 || maxBody > MaxBodySize {
 		maxBody = MaxBodySize
 	}
-	return &Reader{r: r, maxBody: maxBody, buf: make([]byte, HeaderSize+maxBody)}
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < MaxFrameSize {
+		br = bufio.NewReaderSize(r, 4096)
+	}
+	return &Reader{r: br, maxBody: maxBody}
 }
 
 // Read reads and decodes the next frame into f. It returns io.EOF at a clean
@@ -260,10 +265,10 @@ func NewReader(r io.Reader, maxBody int) *Reader {
 // inside a frame, a protocol error if the bytes are invalid (the body of an
 // invalid header is never read), or the underlying read error.
 func (r *Reader) Read(f *Frame) error {
-	hb := r.buf[:HeaderSize]
-	if n, err := io.ReadFull(r.r, hb); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%w: %d header bytes", ErrTruncated, n)
+	hb, err := r.r.Peek(HeaderSize)
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(hb) > 0 {
+			return fmt.Errorf("%w: %d header bytes", ErrTruncated, len(hb))
 		}
 		return err
 	}
@@ -271,12 +276,16 @@ func (r *Reader) Read(f *Frame) error {
 	if err != nil {
 		return err
 	}
-	body := r.buf[HeaderSize : HeaderSize+h.Len]
-	if n, err := io.ReadFull(r.r, body); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: %s body %d of %d bytes", ErrTruncated, h.Type, n, h.Len)
+	b, err := r.r.Peek(HeaderSize + h.Len)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: %s body %d of %d bytes", ErrTruncated, h.Type, len(b)-HeaderSize, h.Len)
 		}
 		return err
 	}
-	return f.decodeBody(h.Type, body)
+	if err := f.decodeBody(h.Type, b[HeaderSize:]); err != nil {
+		return err
+	}
+	_, _ = r.r.Discard(HeaderSize + h.Len)
+	return nil
 }
