@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net"
 	"sync"
@@ -24,6 +25,8 @@ type Server struct {
 	mu       sync.Mutex
 	dedupe   *Dedupe
 	sessions map[uint64]*Session
+
+	draining atomic.Bool // Shutdown: read no more requests, deliver what is owed
 
 	connMu    sync.Mutex
 	closed    bool
@@ -102,7 +105,7 @@ func (s *Server) Serve(l net.Listener) error {
 		c, err := l.Accept()
 		if err != nil {
 			s.connMu.Lock()
-			closed := s.closed
+			closed := s.closed || s.draining.Load()
 			s.connMu.Unlock()
 			if closed {
 				return ErrServerClosed
@@ -129,8 +132,8 @@ func (s *Server) start(c net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	s.connMu.Lock()
-	if s.closed || len(s.conns) >= s.opts.MaxConnections {
-		closed := s.closed
+	if s.closed || s.draining.Load() || len(s.conns) >= s.opts.MaxConnections {
+		closed := s.closed || s.draining.Load()
 		s.connMu.Unlock()
 		code := wire.ErrCodeTooManyConns
 		if closed {
@@ -184,6 +187,37 @@ func (s *Server) Close() error {
 	s.connMu.Unlock()
 	s.wg.Wait()
 	return nil
+}
+
+// Shutdown stops the server gracefully: it stops accepting connections and
+// reading requests, waits until every request already handed to the backend
+// has had its outcome delivered (the node keeps calling Complete and Deliver
+// meanwhile), closes each connection with an Error frame (shutdown), and
+// returns. If ctx ends first, it closes everything at once, as Close does,
+// and returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	s.connMu.Lock()
+	for ss := range s.conns {
+		// Wake readers blocked in Read; they see draining and stop.
+		_ = ss.conn.SetReadDeadline(time.Now())
+	}
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.connMu.Unlock()
+	idle := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(idle)
+	}()
+	select {
+	case <-idle:
+		return s.Close()
+	case <-ctx.Done():
+		s.Close()
+		return ctx.Err()
+	}
 }
 
 // Deliver queues an execution report for the client's current connection.

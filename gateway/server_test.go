@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"sync"
 	"testing"
@@ -557,5 +558,44 @@ func TestManyConcurrentClients(t *testing.T) {
 	}
 	if n := len(h.b.Submitted()); n != clients*perClient {
 		t.Fatalf("backend saw %d", n)
+	}
+}
+
+// TestShutdownDeliversWhatIsOwed: requests already with the node get their
+// outcomes before the connection closes; requests sent after the shutdown
+// began never reach the node; new connections are refused.
+func TestShutdownDeliversWhatIsOwed(t *testing.T) {
+	for _, idle := range []time.Duration{0, time.Minute} {
+		h := newHarness(t, gateway.Options{IdleTimeout: idle}, gatewaytest.Options{})
+		h.b.Hold()
+		rc := h.dial(1)
+		for i := uint64(1); i <= 3; i++ {
+			rc.send(newOrder(i, i, wire.Buy, 10, 1))
+		}
+		waitFor(t, "three submissions", func() bool { return len(h.b.Submitted()) == 3 })
+		done := make(chan error, 1)
+		go func() { done <- h.srv.Shutdown(context.Background()) }()
+		waitFor(t, "the listener to close", func() bool {
+			c, err := net.Dial("tcp", h.addr)
+			if err == nil {
+				c.Close()
+			}
+			return err != nil
+		})
+		rc.send(newOrder(4, 4, wire.Buy, 10, 1)) // too late
+		time.Sleep(20 * time.Millisecond)
+		h.b.Release()
+		for i := uint64(1); i <= 3; i++ {
+			if f := rc.next(); f.Type != wire.TypeAck || f.Ack.ReqID != i {
+				t.Fatalf("outcome %d: %s %+v", i, f.Type, f.Ack)
+			}
+		}
+		rc.expectError(wire.ErrCodeShutdown)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n := len(h.b.Submitted()); n != 3 {
+			t.Fatalf("node got %d requests, want 3", n)
+		}
 	}
 }

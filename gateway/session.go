@@ -122,7 +122,20 @@ func (s *Session) fail(code wire.ErrorCode) bool {
 func (s *Session) readLoop() {
 	defer s.srv.wg.Done()
 	code := s.serve()
-	if s.fail(code) && code != 0 && code != wire.ErrCodeTimeout {
+	if s.srv.draining.Load() && (code == 0 || code == wire.ErrCodeTimeout) {
+		// Shutdown: read nothing more, but stay open until every request
+		// this connection handed to the node has its outcome queued.
+		for len(s.slots) > 0 {
+			select {
+			case <-s.closing:
+			case <-time.After(time.Millisecond):
+				continue
+			}
+			break
+		}
+		code = wire.ErrCodeShutdown
+	}
+	if s.fail(code) && code != 0 && code != wire.ErrCodeTimeout && code != wire.ErrCodeShutdown {
 		s.srv.stats.protocolErrors.Add(1)
 		if s.srv.opts.Logf != nil {
 			s.srv.opts.Logf("gateway: %s client %d: %s", s.conn.RemoteAddr(), s.clientID.Load(), code)
@@ -154,10 +167,21 @@ func (s *Session) serve() wire.ErrorCode {
 		}
 		if opts.IdleTimeout > 0 {
 			_ = s.conn.SetReadDeadline(time.Now().Add(opts.IdleTimeout))
+			if s.srv.draining.Load() {
+				// Shutdown's wake-up deadline may predate ours.
+				s.release()
+				return 0
+			}
 		}
 		if err := r.Read(&f); err != nil {
 			s.release()
 			return readErrorCode(err)
+		}
+		if s.srv.draining.Load() {
+			// Read as Shutdown began: not handed over, not answered; the
+			// client resends it with the same id after the restart.
+			s.release()
+			return 0
 		}
 		switch f.Type {
 		case wire.TypeNewOrder:
@@ -207,6 +231,9 @@ func readErrorCode(err error) wire.ErrorCode {
 // the socket) while the backend holds MaxOutstanding of this connection's
 // requests. It reports false if the connection is closing.
 func (s *Session) acquire() bool {
+	if s.srv.draining.Load() {
+		return false
+	}
 	select {
 	case <-s.closing: // replaced, shut down or too slow: hand over nothing more
 		return false
