@@ -24,6 +24,8 @@
 // (Options.OutboundQueue). A frame that breaks the protocol (malformed,
 // oversized, unknown type, wrong version, a second Hello) gets an Error frame
 // and the connection is closed; nothing from that frame reaches the backend.
+// Shutdown stops reading requests, delivers every outcome still owed, then
+// closes; Close closes at once.
 //
 // # Idempotency
 //
