@@ -93,6 +93,7 @@ type Backend struct {
 	durable    uint64
 	submitted  []gateway.Request
 	nSubmitted int
+	closed     bool
 	durLog     []Record // released to clients: "durable"
 	violations []error
 
@@ -212,7 +213,15 @@ func (b *Backend) DurableLog() []Record {
 }
 
 // Close stops the backend; held outcomes are dropped, like a crash.
+// Closing twice is harmless.
 func (b *Backend) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	b.mu.Unlock()
 	close(b.done)
 	b.mu.Lock()
 	b.cond.Broadcast()
