@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -236,6 +237,21 @@ func (s *Server) Deliver(clientID uint64, r Report) bool {
 	s.stats.reports.Add(1)
 	return ss.enqueue(outMsg{typ: r.Type, seq: r.Seq, orderID: r.OrderID, order2: r.TakerOrderID,
 		price: r.Price, qty: r.Qty, symbol: r.Symbol, side: r.TakerSide, cancel: r.CancelReason})
+}
+
+// LoadDedupe replaces the idempotency table with d (not copied: the server
+// owns it from now on). A node that serves "recovering" while it replays
+// its log calls it with a copy of the table it rebuilt, before it reports
+// ready. Its size must match the server's options.
+func (s *Server) LoadDedupe(d *Dedupe) error {
+	if d.Clients() != s.opts.MaxClients || d.Window() != s.opts.DedupeWindow {
+		return fmt.Errorf("gateway: idempotency table %d × %d, server configured for %d × %d",
+			d.Clients(), d.Window(), s.opts.MaxClients, s.opts.DedupeWindow)
+	}
+	s.mu.Lock()
+	s.dedupe = d
+	s.mu.Unlock()
+	return nil
 }
 
 // Dedupe returns a copy of the gateway's idempotency table, for tests and

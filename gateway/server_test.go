@@ -599,3 +599,43 @@ func TestShutdownDeliversWhatIsOwed(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadDedupeAfterRecovery: a node that answers "recovering" while it
+// replays hands the rebuilt table to the running server; a retry then gets
+// its original outcome.
+func TestLoadDedupeAfterRecovery(t *testing.T) {
+	h := newHarness(t, gateway.Options{}, gatewaytest.Options{})
+	rc := h.dial(1)
+	rc.send(newOrder(1, 1, wire.Buy, 10, 1))
+	first := rc.next()
+	log := h.b.DurableLog()
+
+	h2 := newHarness(t, gateway.Options{Dedupe: mustDedupe(t, 64, 256)}, gatewaytest.Options{Replay: log, Recovering: true})
+	rc2 := h2.dial(1)
+	rc2.send(newOrder(1, 1, wire.Buy, 10, 1))
+	if f := rc2.next(); f.Reject.Reason != wire.ReasonNotReady {
+		t.Fatalf("during recovery: %s %+v", f.Type, f.Reject)
+	}
+	if err := h2.srv.LoadDedupe(mustDedupe(t, 8, 8)); err == nil {
+		t.Fatal("a table of another size was loaded")
+	}
+	if err := h2.srv.LoadDedupe(h2.b.Dedupe()); err != nil {
+		t.Fatal(err)
+	}
+	h2.b.SetState(wire.StateReady)
+	rc2.send(newOrder(1, 1, wire.Buy, 10, 1))
+	if f := rc2.next(); f.Type != wire.TypeAck || f.Ack != first.Ack {
+		t.Fatalf("retry after recovery: %s %+v, original %+v", f.Type, f.Ack, first.Ack)
+	}
+	if n := len(h2.b.Submitted()); n != 0 {
+		t.Fatalf("the recovered node ran %d requests", n)
+	}
+}
+
+func mustDedupe(t *testing.T, clients, window int) *gateway.Dedupe {
+	d, err := gateway.NewDedupe(clients, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
