@@ -46,19 +46,21 @@ func benchPipelined(b *testing.B, conns int) {
 	go srv.Serve(l)
 	defer func() { srv.Close(); be.Close() }()
 	req := client.Request{Kind: wire.TypeCancel, Symbol: sym("ETH"), OrderID: 1}
+	cs := make([]*client.Client, conns)
+	for k := range cs {
+		if cs[k], err = client.Dial(context.Background(), l.Addr().String(), client.Options{ClientID: uint64(k + 1), MaxOutstanding: benchWindow}); err != nil {
+			b.Fatal(err)
+		}
+		defer cs[k].Close()
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
-	for k := 0; k < conns; k++ {
+	for k, c := range cs {
 		n := b.N / conns
 		if k == 0 {
 			n += b.N % conns
 		}
-		c, err := client.Dial(context.Background(), l.Addr().String(), client.Options{ClientID: uint64(k + 1), MaxOutstanding: benchWindow})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
 		done := make(chan client.Result, benchWindow)
 		wg.Add(2)
 		go func() {
