@@ -60,7 +60,9 @@ type Options struct {
 	// DialTimeout bounds connecting plus the handshake. Default 5 s.
 	DialTimeout time.Duration
 	// Reconnect makes the client redial after losing the connection and
-	// resend every request still awaiting an outcome, with its request id.
+	// resend every request still awaiting an outcome, with its request id,
+	// once the server says it is ready (while it says it is recovering,
+	// the client keeps redialling).
 	Reconnect bool
 	// MaxReconnects bounds consecutive failed redials (waiting 50 ms,
 	// doubling up to 2 s, in between) before pending results fail with
@@ -614,7 +616,7 @@ func (c *Client) lost(cn *conn, err error) {
 func (c *Client) reconnect() {
 	defer c.wg.Done()
 	wait := 50 * time.Millisecond
-	for attempt := 0; attempt < c.opts.MaxReconnects; attempt++ {
+	for failures := 0; failures < c.opts.MaxReconnects; {
 		select {
 		case <-time.After(wait):
 		case <-c.stopped:
@@ -636,6 +638,14 @@ func (c *Client) reconnect() {
 				c.stop(fmt.Errorf("%w: %w", ErrConnLost, err))
 				return
 			}
+			failures++
+			continue
+		}
+		if hello.Status != wire.HelloReady {
+			// A node that is recovering would refuse the resent requests
+			// as not ready, and they would be lost to their callers: come
+			// back once it is ready. This does not count as a failure.
+			cn.kill()
 			continue
 		}
 		c.mu.Lock()

@@ -411,7 +411,11 @@ func TestReconnectAcrossNodeRestart(t *testing.T) {
 		t.Fatalf("durable log %d", len(durable))
 	}
 
-	e2 := startAt(t, e1.addr, gateway.Options{}, gatewaytest.Options{Replay: durable})
+	// The new node answers "recovering" for a while: the client must wait
+	// for it rather than resend into "not ready" rejects.
+	e2 := startAt(t, e1.addr, gateway.Options{}, gatewaytest.Options{Replay: durable, Recovering: true})
+	waitFor(t, "the client to knock", func() bool { return e2.srv.Stats().Accepted > 0 })
+	e2.b.SetState(wire.StateReady)
 	for i := 0; i < 5; i++ {
 		select {
 		case r := <-done:
