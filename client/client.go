@@ -114,7 +114,9 @@ type Result struct {
 	// Seq is the request's sequence: set for an Ack and for an engine
 	// reject, 0 for a gateway reject (the request never reached the log).
 	Seq uint64
-	// Reason is 0 for an Ack, the reject reason otherwise.
+	// Reason is 0 for an Ack, the reject reason otherwise. A reject with
+	// Seq 0 means the request did not run; if Reason.Retryable(), submit
+	// it again (it gets a new request id).
 	Reason wire.Reason
 	// Err is set when no outcome could be obtained (see ErrConnLost).
 	Err error
