@@ -305,6 +305,7 @@ func (d *Dedupe) push(cid, reqID uint64, state byte, o Outcome) error {
 		if used >= d.clients {
 			return fmt.Errorf("%w: %d clients", ErrDedupeFull, used)
 		}
+		clear(d.mem[off : off+dedupeSlotSize])
 		dle.PutUint64(d.mem[off:], cid)
 		dle.PutUint32(d.mem[off+16:], uint32(used))
 		dle.PutUint32(d.mem[24:], uint32(used+1))
@@ -353,8 +354,8 @@ func (d *Dedupe) Complete(cid, reqID uint64, o Outcome) bool {
 // and each client reachable by its hash. It returns the first violation.
 func (d *Dedupe) Validate() error {
 	used := d.used()
-	if used > d.clients {
-		return fmt.Errorf("%w: %d clients used of %d", ErrDedupeCorrupt, used, d.clients)
+	if used > d.clients || !zero(d.mem[28:dedupeHeaderSize]) {
+		return fmt.Errorf("%w: %d clients used of %d, or reserved header bytes set", ErrDedupeCorrupt, used, d.clients)
 	}
 	seenRing := make([]bool, used)
 	n := 0
@@ -362,6 +363,9 @@ func (d *Dedupe) Validate() error {
 		off := dedupeHeaderSize + i*dedupeSlotSize
 		cid := dle.Uint64(d.mem[off:])
 		if cid == 0 {
+			if !zero(d.mem[off : off+dedupeSlotSize]) {
+				return fmt.Errorf("%w: empty slot %d not zero", ErrDedupeCorrupt, i)
+			}
 			continue
 		}
 		n++
@@ -390,4 +394,13 @@ func (d *Dedupe) Validate() error {
 		return fmt.Errorf("%w: %d client slots, header says %d", ErrDedupeCorrupt, n, used)
 	}
 	return nil
+}
+
+func zero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
