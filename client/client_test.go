@@ -368,7 +368,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 func TestHeartbeatsKeepIdleConnectionOpen(t *testing.T) {
-	e := start(t, gateway.Options{IdleTimeout: 300 * time.Millisecond}, gatewaytest.Options{})
+	e := start(t, gateway.Options{IdleTimeout: 600 * time.Millisecond}, gatewaytest.Options{})
 	c := dial(t, e.addr, client.Options{ClientID: 8, HeartbeatInterval: 50 * time.Millisecond})
 	time.Sleep(time.Second)
 	r, err := c.NewOrder(context.Background(), limit(1, wire.Buy, 10, 1))
