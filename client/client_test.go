@@ -434,3 +434,74 @@ func TestReconnectAcrossNodeRestart(t *testing.T) {
 		t.Fatalf("%v %v", r, err)
 	}
 }
+
+// TestReconnectChaos: several clients pipeline requests while a proxy cuts
+// every connection at random moments. Every request must get exactly one
+// outcome, every outcome must be an Ack with a distinct sequence, and the
+// node must have run exactly as many requests as were acknowledged.
+func TestReconnectChaos(t *testing.T) {
+	const clients, perClient = 4, 400
+	e := start(t, gateway.Options{MaxOutstanding: 32}, gatewaytest.Options{Delay: 200 * time.Microsecond})
+	p := newProxy(t, e.addr)
+	stop := make(chan struct{})
+	cutterDone := make(chan int)
+	go func() {
+		cuts := 0
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				cutterDone <- cuts
+				return
+			case <-time.After(time.Duration(3+i*7%11) * time.Millisecond):
+				p.cut()
+				cuts++
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	seqs := make(chan uint64, clients*perClient)
+	for k := 1; k <= clients; k++ {
+		c := dial(t, p.l.Addr().String(), client.Options{ClientID: uint64(k), MaxOutstanding: 32, Reconnect: true, MaxReconnects: 1000})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			done := make(chan client.Result, perClient)
+			for i := uint64(1); i <= perClient; i++ {
+				if _, err := c.Submit(context.Background(), limit(uint64(k)<<32|i, wire.Buy, 10, 1), done); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			seen := map[uint64]bool{}
+			for len(seen) < perClient {
+				select {
+				case r := <-done:
+					if r.Err != nil || !r.Acked() || seen[r.ReqID] {
+						t.Errorf("client %d: %v (seen before: %v)", k, r, seen[r.ReqID])
+						return
+					}
+					seen[r.ReqID] = true
+					seqs <- r.Seq
+				case <-time.After(30 * time.Second):
+					t.Errorf("client %d: %d outcomes of %d", k, len(seen), perClient)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	cuts := <-cutterDone
+	close(seqs)
+	distinct := map[uint64]bool{}
+	for s := range seqs {
+		if distinct[s] {
+			t.Fatalf("sequence %d acknowledged twice", s)
+		}
+		distinct[s] = true
+	}
+	if n := len(e.b.Submitted()); n != clients*perClient || len(distinct) != n {
+		t.Fatalf("node ran %d requests, %d distinct acks, want %d", n, len(distinct), clients*perClient)
+	}
+	t.Logf("%d cuts, %d duplicates answered by the gateway", cuts, e.srv.Stats().Duplicates)
+}
