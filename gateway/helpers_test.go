@@ -52,7 +52,7 @@ func newHarness(t *testing.T, gopts gateway.Options, bopts gatewaytest.Options) 
 		}
 		b.Close()
 		if v := b.Violations(); len(v) > 0 {
-			t.Errorf("backend saw a request twice: %v", v)
+			t.Errorf("%d requests reached the node twice, first: %v", len(v), v[0])
 		}
 	})
 	return h
