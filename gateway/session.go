@@ -381,7 +381,7 @@ func (s *Session) writeLoop() {
 			}
 			// Whatever was queued before the close goes out first, then
 			// the reason, within a short deadline.
-			for n := len(s.out); n > 0 && len(buf) < flushAt; n-- {
+			for n := len(s.out); n > 0; n-- { // at most OutboundQueue messages
 				buf, text = s.encode(buf, text, <-s.out)
 			}
 			if s.code != 0 {
