@@ -1,0 +1,178 @@
+package engine
+
+import "math/bits"
+
+// The order-id index maps (symbol, order id) to an order slot. It is an
+// open-addressing table with linear probing inside the arena, IndexCap =
+// the power of two ≥ 2×MaxOrders entries, so the load factor never exceeds
+// one half. Each entry is one word: the low 32 bits hold the order slot (0 =
+// empty), the high 32 bits the key's 32-bit hash. The hash both picks the
+// home bucket (hash & mask) and filters probes before the pool record is
+// read. Deletion shifts later entries of the cluster back (no tombstones),
+// so probe lengths depend only on the live orders, never on history.
+
+func orderHash(sym uint32, id OrderID) uint32 {
+	x := uint64(id) ^ uint64(sym)*0x9E3779B97F4A7C15
+	x ^= x >> 32
+	x *= 0xD6E8FEB86659FD93
+	x ^= x >> 32
+	x *= 0xD6E8FEB86659FD93
+	x ^= x >> 32
+	return uint32(x)
+}
+
+// findOrder returns the slot of the live order (sym, id) and its index
+// position, or slot 0 and the empty position where it would be inserted.
+func (e *Engine) findOrder(sym uint32, id OrderID, h uint32) (slot, pos uint32) {
+	mask := e.idxMask
+	pos = h & mask
+	for {
+		ent := *e.idx(pos)
+		s := uint32(ent)
+		if s == 0 {
+			return 0, pos
+		}
+		if uint32(ent>>32) == h {
+			o := e.ord(s)
+			if o.ID == uint64(id) && uint32(o.Sym) == sym {
+				return s, pos
+			}
+		}
+		pos = (pos + 1) & mask
+	}
+}
+
+func (e *Engine) indexPut(pos, h, slot uint32) {
+	*e.idx(pos) = uint64(h)<<32 | uint64(slot)
+}
+
+// indexDelete empties position pos and shifts back the entries after it in
+// its cluster whose home bucket allows it (backward-shift deletion).
+func (e *Engine) indexDelete(pos uint32) {
+	mask := e.idxMask
+	hole := pos
+	j := pos
+	for {
+		j = (j + 1) & mask
+		ent := *e.idx(j)
+		if uint32(ent) == 0 {
+			break
+		}
+		home := uint32(ent>>32) & mask
+		// The entry at j may fill the hole if its home is not in (hole, j].
+		if (j-home)&mask >= (j-hole)&mask {
+			*e.idx(hole) = ent
+			hole = j
+		}
+	}
+	*e.idx(hole) = 0
+}
+
+// The symbol index maps a packed name to its symbol number (entry = number
+// + 1, 0 = empty), linear probing; symbols are never removed.
+
+func symbolHash(s Symbol) uint32 {
+	x := uint64(s) * 0x9E3779B97F4A7C15
+	return uint32(x >> 32)
+}
+
+// findSymbol returns the number of symbol s and true, or the empty index
+// position where it would be inserted and false.
+func (e *Engine) findSymbol(s Symbol) (uint32, bool) {
+	mask := e.symMask
+	pos := symbolHash(s) & mask
+	for {
+		ent := *e.symSlot(pos)
+		if ent == 0 {
+			return pos, false
+		}
+		if e.sym(ent-1).Name == uint64(s) {
+			return ent - 1, true
+		}
+		pos = (pos + 1) & mask
+	}
+}
+
+// Level bitmaps: per side, bit i of the Bits words is set iff level i holds
+// orders, and bit j of the Sum words is set iff Bits word j is non-zero.
+// Finding the next non-empty level costs two word scans plus a scan of the
+// summary, which is at most NLevels/4096 words, so a sparse book never walks
+// empty levels.
+
+func (e *Engine) setBit(sd *bookSide, l int32) {
+	w := uint32(l) >> 6
+	p := e.word(sd.Bits, w)
+	if *p == 0 {
+		*e.word(sd.Sum, w>>6) |= 1 << (w & 63)
+	}
+	*p |= 1 << (uint32(l) & 63)
+}
+
+func (e *Engine) clearBit(sd *bookSide, l int32) {
+	w := uint32(l) >> 6
+	p := e.word(sd.Bits, w)
+	*p &^= 1 << (uint32(l) & 63)
+	if *p == 0 {
+		*e.word(sd.Sum, w>>6) &^= 1 << (w & 63)
+	}
+}
+
+// nextUp returns the lowest non-empty level ≥ from, or noLevel.
+func (e *Engine) nextUp(sd *bookSide, nwords uint32, from int32) int32 {
+	if from < 0 {
+		from = 0
+	}
+	w := uint32(from) >> 6
+	if w >= nwords {
+		return noLevel
+	}
+	if m := *e.word(sd.Bits, w) & (^uint64(0) << (uint32(from) & 63)); m != 0 {
+		return int32(w<<6 + uint32(bits.TrailingZeros64(m)))
+	}
+	w++
+	if w >= nwords {
+		return noLevel
+	}
+	s := w >> 6
+	nsum := (nwords + 63) >> 6
+	m := *e.word(sd.Sum, s) & (^uint64(0) << (w & 63))
+	for {
+		if m != 0 {
+			ww := s<<6 + uint32(bits.TrailingZeros64(m))
+			return int32(ww<<6 + uint32(bits.TrailingZeros64(*e.word(sd.Bits, ww))))
+		}
+		s++
+		if s >= nsum {
+			return noLevel
+		}
+		m = *e.word(sd.Sum, s)
+	}
+}
+
+// nextDown returns the highest non-empty level ≤ from, or noLevel.
+func (e *Engine) nextDown(sd *bookSide, from int32) int32 {
+	if from < 0 {
+		return noLevel
+	}
+	w := uint32(from) >> 6
+	if m := *e.word(sd.Bits, w) & (^uint64(0) >> (63 - uint32(from)&63)); m != 0 {
+		return int32(w<<6 + 63 - uint32(bits.LeadingZeros64(m)))
+	}
+	if w == 0 {
+		return noLevel
+	}
+	w--
+	s := int32(w >> 6)
+	m := *e.word(sd.Sum, uint32(s)) & (^uint64(0) >> (63 - w&63))
+	for {
+		if m != 0 {
+			ww := uint32(s)<<6 + 63 - uint32(bits.LeadingZeros64(m))
+			return int32(ww<<6 + 63 - uint32(bits.LeadingZeros64(*e.word(sd.Bits, ww))))
+		}
+		s--
+		if s < 0 {
+			return noLevel
+		}
+		m = *e.word(sd.Sum, uint32(s))
+	}
+}
