@@ -2,6 +2,8 @@ package perf
 
 import (
 	"fmt"
+
+	"golang.org/x/sys/unix"
 	"runtime"
 	"sort"
 	"time"
@@ -21,10 +23,10 @@ type EngineBenchOptions struct {
 	Runs int
 	// NoLatency skips the latency pass.
 	NoLatency bool
-	// BeforeRun, if set, is called before each timed throughput run and
+	// BeforeRun, if set, is called before timed throughput run i and
 	// AfterRun after it (to start and stop a CPU profile around the
-	// engine's work only).
-	BeforeRun, AfterRun func()
+	// engine's work).
+	BeforeRun, AfterRun func(i int)
 }
 
 // EngineBenchResult is the outcome of `cowbook bench engine`; its JSON field
@@ -36,6 +38,11 @@ type EngineBenchResult struct {
 	OpsPerSec float64 `json:"ops_per_sec"`
 	// RunOpsPerSec lists every run's throughput, in run order.
 	RunOpsPerSec []float64 `json:"run_ops_per_sec"`
+	// OpsPerCPUSec divides by the CPU time of the replaying thread (median
+	// run) instead of wall time: on a shared machine it leaves out the
+	// time other processes held the core. Peers in DESIGN.md §5 are
+	// quoted in the same unit.
+	OpsPerCPUSec float64 `json:"ops_per_cpu_sec"`
 	// NsPerOp is the median run's mean cost of one command.
 	NsPerOp float64 `json:"ns_per_op"`
 	// Latency percentiles come from a separate pass that reads the clock
@@ -90,9 +97,11 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 	res := &EngineBenchResult{Ops: len(opts.Commands), Runs: opts.Runs}
 	out := make([]engine.Event, 0, 1<<16)
 	type run struct {
-		d      time.Duration
+		d, cpu time.Duration
 		allocs uint64
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	var runs []run
 	var last *engine.Engine
 	for r := 0; r < opts.Runs; r++ {
@@ -104,8 +113,9 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
 		if opts.BeforeRun != nil {
-			opts.BeforeRun()
+			opts.BeforeRun(r)
 		}
+		c0 := threadCPU()
 		t0 := time.Now()
 		for i := range opts.Commands {
 			if out, err = e.Apply(uint64(i+1), &opts.Commands[i], out[:0]); err != nil {
@@ -114,11 +124,12 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 			}
 		}
 		d := time.Since(t0)
+		cpu := threadCPU() - c0
 		if opts.AfterRun != nil {
-			opts.AfterRun()
+			opts.AfterRun(r)
 		}
 		runtime.ReadMemStats(&m1)
-		runs = append(runs, run{d, m1.Mallocs - m0.Mallocs})
+		runs = append(runs, run{d, cpu, m1.Mallocs - m0.Mallocs})
 		res.RunOpsPerSec = append(res.RunOpsPerSec, float64(len(opts.Commands))/d.Seconds())
 		if last != nil {
 			if last.EventHash() != e.EventHash() {
@@ -136,6 +147,10 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 	res.OpsPerSec = float64(res.Ops) / res.Seconds
 	res.NsPerOp = float64(med.d.Nanoseconds()) / float64(res.Ops)
 	res.AllocsPerOp = float64(med.allocs) / float64(res.Ops)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].cpu < sorted[j].cpu })
+	if c := sorted[len(sorted)/2].cpu; c > 0 {
+		res.OpsPerCPUSec = float64(res.Ops) / c.Seconds()
+	}
 
 	st := last.Stats()
 	res.Events, res.Trades, res.TradedQty, res.Rejects = st.Events, st.Trades, st.TradedQty, st.Rejects
@@ -208,4 +223,14 @@ func latencyPass(cfg engine.Config, cmds []engine.Command, out []engine.Event, r
 	res.P50Ns, res.P99Ns, res.P999Ns, res.MaxNs = h.Quantile(0.5), h.Quantile(0.99), h.Quantile(0.999), h.Max()
 	res.ClockNs = clock.Quantile(0.5)
 	return nil
+}
+
+// threadCPU returns the CPU time of the calling OS thread (the caller has
+// locked its goroutine to it).
+func threadCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -127,7 +127,7 @@ func GenSymbol(i int) engine.Symbol {
 // of n symbols.
 func GenConfig(n int) engine.Config {
 	return engine.Config{
-		MaxOrders:     1 << 20,
+		MaxOrders:     1 << 18,
 		MaxSymbols:    max(n, 1),
 		MaxLevels:     genBandMax - genBandMin + 1,
 		LevelCapacity: max(n, 1) * (genBandMax - genBandMin + 1),
