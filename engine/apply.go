@@ -168,8 +168,13 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 		}
 		return append(out, Event{Kind: EvCancelled, Reason: r, Side: cmd.Side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: Qty(rem)})
 	}
+	if 2*(e.h.Live+1) > e.h.IndexActive {
+		e.growIndex()
+		removed = true
+	}
 	if removed {
-		// Fills may have shifted index entries: find the hole again.
+		// Fills may have shifted index entries, or the index grew: find
+		// the hole again.
 		_, pos = e.findOrder(si, cmd.ID, h)
 	}
 	slot = e.allocSlot()

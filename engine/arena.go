@@ -25,6 +25,8 @@ const (
 	orderSize  = 32
 	levelSize  = 24
 	noLevel    = -1
+	// minIndexActive is the initial in-use size of the order index.
+	minIndexActive = 64
 )
 
 // ErrLayout is returned by Attach when the bytes are not an arena this
@@ -66,7 +68,10 @@ type header struct {
 	FreeHead uint32 // first free order slot; 0 = none
 	PoolHigh uint32 // slots 1..PoolHigh have been used; the rest are free
 	Live     uint32 // resting orders
-	_        uint32
+	// IndexActive is the part of the order index in use: a power of two
+	// from minIndexActive up to IndexCap, doubled (and the live orders
+	// rehashed) whenever an insert would take the load above one half.
+	IndexActive uint32
 
 	LastSeq   uint64
 	EventHash uint64

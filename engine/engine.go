@@ -54,6 +54,7 @@ func New(cfg Config) (*Engine, error) {
 		IndexOff:      l.indexOff,
 		HeapOff:       l.heapOff,
 		HeapSize:      l.heapSize,
+		IndexActive:   min(l.indexCap, minIndexActive),
 	}
 	e := &Engine{owned: true}
 	e.bind(mem)
@@ -74,7 +75,7 @@ func (e *Engine) bind(mem []byte) {
 	e.symIdx = unsafe.Add(e.base, e.h.SymIndexOff)
 	e.orders = unsafe.Add(e.base, e.h.OrderOff)
 	e.index = unsafe.Add(e.base, e.h.IndexOff)
-	e.idxMask = e.h.IndexCap - 1
+	e.idxMask = e.h.IndexActive - 1
 	e.symMask = e.h.SymIndexCap - 1
 }
 
@@ -118,7 +119,9 @@ func Attach(mem []byte) (*Engine, error) {
 		return nil, fmt.Errorf("%w: section offsets disagree with capacities", ErrLayout)
 	}
 	if h.NSymbols > h.MaxSymbols || h.HeapUsed > h.HeapSize || h.LevelsUsed > h.LevelCapacity ||
-		h.PoolHigh > h.MaxOrders || h.Live > h.PoolHigh || h.FreeHead > h.PoolHigh {
+		h.PoolHigh > h.MaxOrders || h.Live > h.PoolHigh || h.FreeHead > h.PoolHigh ||
+		h.IndexActive > h.IndexCap || h.IndexActive < min(h.IndexCap, minIndexActive) || h.IndexActive&(h.IndexActive-1) != 0 ||
+		uint64(h.Live)*2 > uint64(h.IndexActive) {
 		return nil, fmt.Errorf("%w: header counts out of range", ErrLayout)
 	}
 	e := &Engine{}

@@ -3,9 +3,14 @@ package engine
 import "math/bits"
 
 // The order-id index maps (symbol, order id) to an order slot. It is an
-// open-addressing table with linear probing inside the arena, IndexCap =
-// the power of two ≥ 2×MaxOrders entries, so the load factor never exceeds
-// one half. Each entry is one word: the low 32 bits hold the order slot (0 =
+// open-addressing table with linear probing inside the arena. The arena
+// reserves IndexCap = the power of two ≥ 2×MaxOrders entries, but only the
+// first IndexActive are in use: the table starts small and doubles, with
+// every live order rehashed, when an insert would take the load above one
+// half. A sparse table of the full size would spread a few thousand orders
+// over megabytes, one cache miss per lookup; sized to the book, it stays in
+// cache. Doubling happens at most log2(IndexCap/64) times in an arena's
+// life (it never shrinks) and costs about ten nanoseconds per live order. Each entry is one word: the low 32 bits hold the order slot (0 =
 // empty), the high 32 bits the key's 32-bit hash. The hash both picks the
 // home bucket (hash & mask) and filters probes before the pool record is
 // read. Deletion shifts later entries of the cluster back (no tombstones),
@@ -39,6 +44,27 @@ func (e *Engine) findOrder(sym uint32, id OrderID, h uint32) (slot, pos uint32) 
 			}
 		}
 		pos = (pos + 1) & mask
+	}
+}
+
+// growIndex doubles the in-use index and reinserts every live order, in
+// slot order so that the result depends only on the arena.
+func (e *Engine) growIndex() {
+	h := e.h
+	n := h.IndexActive * 2
+	for i := uint32(0); i < n; i++ {
+		*e.idx(i) = 0
+	}
+	h.IndexActive = n
+	e.idxMask = n - 1
+	for slot := uint32(1); slot <= h.PoolHigh; slot++ {
+		o := e.ord(slot)
+		if o.Side == 0 {
+			continue
+		}
+		hh := orderHash(uint32(o.Sym), OrderID(o.ID))
+		_, pos := e.findOrder(uint32(o.Sym), OrderID(o.ID), hh)
+		e.indexPut(pos, hh, slot)
 	}
 }
 

@@ -117,9 +117,21 @@ func (e *Engine) validate() error {
 		return fmt.Errorf("free list holds %d slots, live %d, high-water mark %d", free, h.Live, h.PoolHigh)
 	}
 	entries := uint32(0)
+	if h.IndexActive > h.IndexCap || h.IndexActive&(h.IndexActive-1) != 0 || e.idxMask != h.IndexActive-1 {
+		return fmt.Errorf("order index in use %d of %d", h.IndexActive, h.IndexCap)
+	}
+	if 2*uint64(h.Live) > uint64(h.IndexActive) {
+		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
+	}
 	for p := uint32(0); p < h.IndexCap; p++ {
 		ent := *e.idx(p)
 		slot := uint32(ent)
+		if p >= h.IndexActive {
+			if ent != 0 {
+				return fmt.Errorf("order index position %d beyond the %d in use is not empty", p, h.IndexActive)
+			}
+			continue
+		}
 		if slot == 0 {
 			if ent != 0 {
 				return fmt.Errorf("order index position %d: empty entry with hash bits", p)
