@@ -57,6 +57,16 @@ type EngineBenchResult struct {
 	// FloorOpsPerSec is a replay loop that reads every command and does
 	// nothing else, measured in the same process: the harness's own cost.
 	FloorOpsPerSec float64 `json:"floor_ops_per_sec"`
+	// NaiveOpsPerSec is the median throughput of an unchecked array book
+	// (no validation, no events, ids as array indices) replaying the same
+	// commands between the engine's runs: a ceiling, measured under the
+	// same machine load. Zero when the workload does not suit it (more
+	// than one symbol, or sparse ids). NaiveRatio = OpsPerSec /
+	// NaiveOpsPerSec; NaiveTradesMatch says the naive book made the same
+	// number of trades, i.e. did the same matching work.
+	NaiveOpsPerSec   float64 `json:"naive_ops_per_sec"`
+	NaiveRatio       float64 `json:"naive_ratio"`
+	NaiveTradesMatch bool    `json:"naive_trades_match"`
 	Events         uint64  `json:"events"`
 	Trades         uint64  `json:"trades"`
 	TradedQty      uint64  `json:"traded_qty"`
@@ -103,6 +113,8 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var runs []run
+	var naive []float64
+	var naiveTrades uint64
 	var last *engine.Engine
 	for r := 0; r < opts.Runs; r++ {
 		e, err := newPrefaulted(cfg)
@@ -131,6 +143,10 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 		runtime.ReadMemStats(&m1)
 		runs = append(runs, run{d, cpu, m1.Mallocs - m0.Mallocs})
 		res.RunOpsPerSec = append(res.RunOpsPerSec, float64(len(opts.Commands))/d.Seconds())
+		if d, trades, ok := runNaive(opts.Commands); ok {
+			naive = append(naive, float64(len(opts.Commands))/d.Seconds())
+			naiveTrades = trades
+		}
 		if last != nil {
 			if last.EventHash() != e.EventHash() {
 				return nil, fmt.Errorf("perf: runs disagree: event hash %x then %x", last.EventHash(), e.EventHash())
@@ -160,6 +176,12 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 	res.ArenaChecksum = fmt.Sprintf("%016x", last.Checksum())
 	res.ArenaBytes = len(last.Arena())
 	res.FloorOpsPerSec = floor(opts.Commands)
+	if len(naive) > 0 {
+		sort.Float64s(naive)
+		res.NaiveOpsPerSec = naive[len(naive)/2]
+		res.NaiveRatio = res.OpsPerSec / res.NaiveOpsPerSec
+		res.NaiveTradesMatch = naiveTrades == st.Trades
+	}
 
 	if !opts.NoLatency {
 		if err := latencyPass(cfg, opts.Commands, out, res); err != nil {
@@ -233,4 +255,32 @@ func threadCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runNaive replays cmds through the naive array book, if they suit it: one
+// symbol defined first, ids below 8 per command.
+func runNaive(cmds []engine.Command) (time.Duration, uint64, bool) {
+	if len(cmds) == 0 || cmds[0].Kind != engine.CmdDefineSymbol {
+		return 0, 0, false
+	}
+	s := cmds[0]
+	maxID := 0
+	for i := 1; i < len(cmds); i++ {
+		c := &cmds[i]
+		if c.Kind == engine.CmdDefineSymbol || c.Symbol != s.Symbol {
+			return 0, 0, false
+		}
+		if int(c.ID) > maxID {
+			maxID = int(c.ID)
+		}
+	}
+	if maxID > 8*len(cmds) || s.Tick <= 0 || s.BandMax < s.BandMin {
+		return 0, 0, false
+	}
+	b := newNaiveBook(s.BandMin, s.BandMax, s.Tick, maxID)
+	t0 := time.Now()
+	for i := 1; i < len(cmds); i++ {
+		b.apply(&cmds[i])
+	}
+	return time.Since(t0), b.trades, true
 }
