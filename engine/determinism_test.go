@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -135,7 +136,25 @@ func TestAttachRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	for i, l := range []string{"N,A,1,1,B,L,GTC,10,5", "N,A,2,1,S,L,GTC,20,5"} {
+		c, err := engine.ParseCommand([]byte(l))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Apply(uint64(i+1), &c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	good := e.Arena()
+	// The order index starts at the offset in header bytes 80..88.
+	firstEntry := func(b []byte) []byte {
+		off := binary.LittleEndian.Uint64(b[80:])
+		for p := off; ; p += 8 {
+			if binary.LittleEndian.Uint64(b[p:]) != 0 {
+				return b[p : p+8]
+			}
+		}
+	}
 	corrupt := func(name string, f func(b []byte) []byte) {
 		t.Helper()
 		mem, err := engine.AllocArena(len(good))
@@ -158,6 +177,8 @@ func TestAttachRejects(t *testing.T) {
 	corrupt("symbol tick", func(b []byte) []byte { clear(b[4096+8 : 4096+16]); return b })
 	corrupt("symbol levels outside the heap", func(b []byte) []byte { b[4096+56+7] = 0x10; return b })
 	corrupt("best level outside the band", func(b []byte) []byte { b[4096+56+24] = 0xFF; b[4096+56+25] = 0x7F; return b })
+	corrupt("order index slot past the pool", func(b []byte) []byte { firstEntry(b)[0] = 0xF0; return b })
+	corrupt("order index entry lost", func(b []byte) []byte { clear(firstEntry(b)); return b })
 	if _, err := engine.Attach(good); err != nil {
 		t.Fatalf("unmodified arena: %v", err)
 	}

@@ -82,9 +82,10 @@ func (e *Engine) bind(mem []byte) {
 // Attach adopts an arena produced by another Engine (typically loaded from
 // a snapshot). It checks the magic, LayoutVersion, the size of mem and that
 // every section offset and symbol record agrees with the capacities in the
-// header, and returns an error wrapping ErrLayout otherwise. It does not
-// walk the book: call Validate for that when the bytes are not already
-// protected by a checksum.
+// header, that the symbol and order indexes hold what the header says, and
+// returns an error wrapping ErrLayout otherwise. It does not walk the book
+// (level chains, bitmaps): call Validate for that when the bytes are not
+// already protected by a checksum, as a snapshot file's are.
 //
 // The caller keeps ownership of mem: it must stay mapped and unmodified by
 // anyone else until Close, and Close does not free it.
@@ -126,12 +127,49 @@ func Attach(mem []byte) (*Engine, error) {
 	}
 	e := &Engine{}
 	e.bind(mem)
+	if err := e.checkIndexes(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrLayout, err)
+	}
 	for i := uint32(0); i < h.NSymbols; i++ {
 		if err := e.checkSymbolRecord(i); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrLayout, err)
 		}
 	}
 	return e, nil
+}
+
+// checkIndexes checks that every symbol-index entry names a defined symbol
+// and every in-use order-index entry a slot below the pool's high-water
+// mark, and that their counts match the header. With fewer entries than
+// positions, every probe sequence ends: a corrupt table cannot make a
+// lookup loop or leave the arena.
+func (e *Engine) checkIndexes() error {
+	h := e.h
+	n := uint32(0)
+	for p := uint32(0); p < h.SymIndexCap; p++ {
+		if ent := *e.symSlot(p); ent != 0 {
+			if ent > h.NSymbols {
+				return fmt.Errorf("symbol index position %d: symbol %d of %d defined", p, ent-1, h.NSymbols)
+			}
+			n++
+		}
+	}
+	if n != h.NSymbols {
+		return fmt.Errorf("symbol index holds %d entries, %d symbols defined", n, h.NSymbols)
+	}
+	n = 0
+	for p := uint32(0); p < h.IndexActive; p++ {
+		if slot := uint32(*e.idx(p)); slot != 0 {
+			if slot > h.PoolHigh {
+				return fmt.Errorf("order index position %d: slot %d above high-water mark %d", p, slot, h.PoolHigh)
+			}
+			n++
+		}
+	}
+	if n != h.Live {
+		return fmt.Errorf("order index holds %d entries, %d live orders", n, h.Live)
+	}
+	return nil
 }
 
 // checkSymbolRecord checks that symbol i's sections lie inside the used heap

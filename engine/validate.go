@@ -42,6 +42,12 @@ func (e *Engine) validate() error {
 		return fmt.Errorf("header counts out of range: symbols %d/%d, pool high %d/%d, live %d",
 			h.NSymbols, h.MaxSymbols, h.PoolHigh, h.MaxOrders, h.Live)
 	}
+	if h.IndexActive > h.IndexCap || h.IndexActive&(h.IndexActive-1) != 0 || e.idxMask != h.IndexActive-1 {
+		return fmt.Errorf("order index in use %d of %d", h.IndexActive, h.IndexCap)
+	}
+	if err := e.checkIndexes(); err != nil {
+		return err
+	}
 	var levelsUsed, heapUsed uint64
 	var live, bidQty, askQty uint64
 	for i := uint32(0); i < h.NSymbols; i++ {
@@ -69,18 +75,6 @@ func (e *Engine) validate() error {
 		if b, a := s.Side[0].Best, s.Side[1].Best; b >= 0 && a >= 0 && b >= a {
 			return fmt.Errorf("symbol %s: book crossed: best bid level %d ≥ best ask level %d", Symbol(s.Name), b, a)
 		}
-	}
-	n := 0
-	for p := uint32(0); p < h.SymIndexCap; p++ {
-		if ent := *e.symSlot(p); ent != 0 {
-			if ent > h.NSymbols {
-				return fmt.Errorf("symbol index position %d: symbol %d ≥ %d defined", p, ent-1, h.NSymbols)
-			}
-			n++
-		}
-	}
-	if n != int(h.NSymbols) {
-		return fmt.Errorf("symbol index holds %d entries, %d symbols defined", n, h.NSymbols)
 	}
 	if levelsUsed != h.LevelsUsed || heapUsed != h.HeapUsed {
 		return fmt.Errorf("levels used %d (header %d), heap used %d (header %d)", levelsUsed, h.LevelsUsed, heapUsed, h.HeapUsed)
@@ -117,9 +111,6 @@ func (e *Engine) validate() error {
 		return fmt.Errorf("free list holds %d slots, live %d, high-water mark %d", free, h.Live, h.PoolHigh)
 	}
 	entries := uint32(0)
-	if h.IndexActive > h.IndexCap || h.IndexActive&(h.IndexActive-1) != 0 || e.idxMask != h.IndexActive-1 {
-		return fmt.Errorf("order index in use %d of %d", h.IndexActive, h.IndexCap)
-	}
 	if 2*uint64(h.Live) > uint64(h.IndexActive) {
 		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
 	}
