@@ -86,6 +86,7 @@ func (s Symbol) Valid() bool {
 	return true
 }
 
+// String returns the name, or a hex form for an invalid packing.
 func (s Symbol) String() string {
 	var b [MaxSymbolLen]byte
 	n := 0
@@ -111,6 +112,7 @@ const (
 	Sell Side = 2
 )
 
+// String returns the command-file letter: B or S.
 func (s Side) String() string {
 	switch s {
 	case Buy:
@@ -130,6 +132,7 @@ const (
 	Market OrderType = 2
 )
 
+// String returns the command-file letter: L or M.
 func (t OrderType) String() string {
 	switch t {
 	case Limit:
@@ -157,6 +160,7 @@ const (
 	POST TIF = 4
 )
 
+// String returns the command-file name: GTC, IOC, FOK or POST.
 func (t TIF) String() string {
 	switch t {
 	case GTC:
@@ -182,6 +186,7 @@ const (
 	CmdReplace      CommandKind = 'R'
 )
 
+// String returns the command-file letter.
 func (k CommandKind) String() string {
 	switch k {
 	case CmdDefineSymbol, CmdNew, CmdCancel, CmdReplace:
@@ -237,6 +242,7 @@ const (
 	EvReplaced EventKind = 5
 )
 
+// String returns a lower-case name.
 func (k EventKind) String() string {
 	switch k {
 	case EvAccepted:
@@ -335,6 +341,7 @@ var reasonNames = map[Reason]string{
 	ReasonFOKNotFillable:  "fok-not-fillable",
 }
 
+// String returns a stable kebab-case name, as used in docs and tools.
 func (r Reason) String() string {
 	if s, ok := reasonNames[r]; ok {
 		return s
@@ -355,6 +362,7 @@ type Event struct {
 	Qty    Qty
 }
 
+// String formats the event for logs and test failures.
 func (ev Event) String() string {
 	switch ev.Kind {
 	case EvTrade:
