@@ -67,15 +67,15 @@ type EngineBenchResult struct {
 	NaiveOpsPerSec   float64 `json:"naive_ops_per_sec"`
 	NaiveRatio       float64 `json:"naive_ratio"`
 	NaiveTradesMatch bool    `json:"naive_trades_match"`
-	Events         uint64  `json:"events"`
-	Trades         uint64  `json:"trades"`
-	TradedQty      uint64  `json:"traded_qty"`
-	Rejects        uint64  `json:"rejects"`
-	Cancels        uint64  `json:"cancels"`
-	Replaces       uint64  `json:"replaces"`
-	RestingOrders  int     `json:"resting_orders"`
-	BidQty         int64   `json:"bid_qty"`
-	AskQty         int64   `json:"ask_qty"`
+	Events           uint64  `json:"events"`
+	Trades           uint64  `json:"trades"`
+	TradedQty        uint64  `json:"traded_qty"`
+	Rejects          uint64  `json:"rejects"`
+	Cancels          uint64  `json:"cancels"`
+	Replaces         uint64  `json:"replaces"`
+	RestingOrders    int     `json:"resting_orders"`
+	BidQty           int64   `json:"bid_qty"`
+	AskQty           int64   `json:"ask_qty"`
 	// StateHash is the engine's rolling event hash after the workload, in
 	// hex: equal for equal workloads on every machine.
 	StateHash     string `json:"state_hash"`
