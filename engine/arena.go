@@ -85,6 +85,8 @@ type header struct {
 	Replaces  uint64
 	BidQty    uint64
 	AskQty    uint64
+
+	TagOff uint64 // order-index tag bytes, one per index entry
 }
 
 // bookSide is one side of a symbol's book inside its symbol record.
@@ -150,7 +152,7 @@ func init() {
 // layout is where each section of an arena lives, derived from capacities
 // alone so that Attach can check a header against it.
 type layout struct {
-	symOff, symIndexOff, orderOff, indexOff, heapOff, heapSize, size uint64
+	symOff, symIndexOff, orderOff, indexOff, tagOff, heapOff, heapSize, size uint64
 	indexCap, symIndexCap                                            uint32
 }
 
@@ -180,7 +182,8 @@ func computeLayout(maxOrders, maxSymbols, levelCap uint64) layout {
 	l.orderOff = alignUp(l.symIndexOff+uint64(l.symIndexCap)*4, 4096)
 	l.indexCap = uint32(pow2AtLeast(2 * maxOrders))
 	l.indexOff = alignUp(l.orderOff+(maxOrders+1)*orderSize, 4096)
-	l.heapOff = alignUp(l.indexOff+uint64(l.indexCap)*8, 4096)
+	l.tagOff = alignUp(l.indexOff+uint64(l.indexCap)*8, 4096)
+	l.heapOff = alignUp(l.tagOff+uint64(l.indexCap), 4096)
 	// Σ blockBytes(n_i) over at most maxSymbols symbols with Σ n_i ≤
 	// levelCap is at most this: each symbol adds at most one partial
 	// bitmap word, one partial summary word and 63 bytes of rounding.

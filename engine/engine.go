@@ -18,6 +18,7 @@ type Engine struct {
 	symIdx  unsafe.Pointer
 	orders  unsafe.Pointer
 	index   unsafe.Pointer
+	tags    unsafe.Pointer
 	idxMask uint32
 	symMask uint32
 	owned   bool // mem came from AllocArena in New: Close frees it
@@ -52,6 +53,7 @@ func New(cfg Config) (*Engine, error) {
 		SymIndexOff:   l.symIndexOff,
 		OrderOff:      l.orderOff,
 		IndexOff:      l.indexOff,
+		TagOff:        l.tagOff,
 		HeapOff:       l.heapOff,
 		HeapSize:      l.heapSize,
 		IndexActive:   min(l.indexCap, minIndexActive),
@@ -75,6 +77,7 @@ func (e *Engine) bind(mem []byte) {
 	e.symIdx = unsafe.Add(e.base, e.h.SymIndexOff)
 	e.orders = unsafe.Add(e.base, e.h.OrderOff)
 	e.index = unsafe.Add(e.base, e.h.IndexOff)
+	e.tags = unsafe.Add(e.base, e.h.TagOff)
 	e.idxMask = e.h.IndexActive - 1
 	e.symMask = e.h.SymIndexCap - 1
 }
@@ -115,7 +118,7 @@ func Attach(mem []byte) (*Engine, error) {
 		return nil, fmt.Errorf("%w: arena is %d bytes, header says %d, capacities need %d", ErrLayout, len(mem), h.ArenaSize, l.size)
 	}
 	if h.SymOff != l.symOff || h.SymIndexOff != l.symIndexOff || h.OrderOff != l.orderOff ||
-		h.IndexOff != l.indexOff || h.HeapOff != l.heapOff || h.HeapSize != l.heapSize ||
+		h.IndexOff != l.indexOff || h.TagOff != l.tagOff || h.HeapOff != l.heapOff || h.HeapSize != l.heapSize ||
 		h.IndexCap != l.indexCap || h.SymIndexCap != l.symIndexCap {
 		return nil, fmt.Errorf("%w: section offsets disagree with capacities", ErrLayout)
 	}
@@ -159,7 +162,12 @@ func (e *Engine) checkIndexes() error {
 	}
 	n = 0
 	for p := uint32(0); p < h.IndexActive; p++ {
-		if slot := uint32(*e.idx(p)); slot != 0 {
+		ent := *e.idx(p)
+		slot := uint32(ent)
+		if t := *e.tag(p); (slot == 0 && (t != 0 || ent != 0)) || (slot != 0 && t != tagOf(uint32(ent>>32))) {
+			return fmt.Errorf("order index position %d: tag %#x does not match entry %#x", p, t, ent)
+		}
+		if slot != 0 {
 			if slot > h.PoolHigh {
 				return fmt.Errorf("order index position %d: slot %d above high-water mark %d", p, slot, h.PoolHigh)
 			}
@@ -280,6 +288,10 @@ func (e *Engine) ord(slot uint32) *order {
 
 func (e *Engine) idx(i uint32) *uint64 {
 	return (*uint64)(unsafe.Add(e.index, uintptr(i)*8))
+}
+
+func (e *Engine) tag(i uint32) *uint8 {
+	return (*uint8)(unsafe.Add(e.tags, uintptr(i)))
 }
 
 func (e *Engine) symSlot(i uint32) *uint32 {

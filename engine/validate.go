@@ -118,7 +118,7 @@ func (e *Engine) validate() error {
 		ent := *e.idx(p)
 		slot := uint32(ent)
 		if p >= h.IndexActive {
-			if ent != 0 {
+			if ent != 0 || *e.tag(p) != 0 {
 				return fmt.Errorf("order index position %d beyond the %d in use is not empty", p, h.IndexActive)
 			}
 			continue
