@@ -153,7 +153,7 @@ func init() {
 // alone so that Attach can check a header against it.
 type layout struct {
 	symOff, symIndexOff, orderOff, indexOff, tagOff, heapOff, heapSize, size uint64
-	indexCap, symIndexCap                                            uint32
+	indexCap, symIndexCap                                                    uint32
 }
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
