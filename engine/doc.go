@@ -58,6 +58,8 @@
 //	+---------------------------+ IndexOff
 //	| order-id index            | IndexCap × 8 B {slot, hash}; the first
 //	|                           | IndexActive entries are in use
+//	+---------------------------+ TagOff
+//	| order-id index tags       | IndexCap × 1 B, probed before entries
 //	+---------------------------+ HeapOff
 //	| level heap                | per symbol, bump-allocated by S:
 //	|                           | bid levels, ask levels (24 B each:
