@@ -64,18 +64,22 @@ type EngineBenchResult struct {
 	// than one symbol, or sparse ids). NaiveRatio = OpsPerSec /
 	// NaiveOpsPerSec; NaiveTradesMatch says the naive book made the same
 	// number of trades, i.e. did the same matching work.
-	NaiveOpsPerSec   float64 `json:"naive_ops_per_sec"`
-	NaiveRatio       float64 `json:"naive_ratio"`
-	NaiveTradesMatch bool    `json:"naive_trades_match"`
-	Events           uint64  `json:"events"`
-	Trades           uint64  `json:"trades"`
-	TradedQty        uint64  `json:"traded_qty"`
-	Rejects          uint64  `json:"rejects"`
-	Cancels          uint64  `json:"cancels"`
-	Replaces         uint64  `json:"replaces"`
-	RestingOrders    int     `json:"resting_orders"`
-	BidQty           int64   `json:"bid_qty"`
-	AskQty           int64   `json:"ask_qty"`
+	NaiveOpsPerSec float64 `json:"naive_ops_per_sec"`
+	NaiveRatio     float64 `json:"naive_ratio"`
+	// NaiveOpsPerCPUSec and NaiveRatioCPU are the same on CPU time, the
+	// steadier comparison on a busy machine.
+	NaiveOpsPerCPUSec float64 `json:"naive_ops_per_cpu_sec"`
+	NaiveRatioCPU     float64 `json:"naive_ratio_cpu"`
+	NaiveTradesMatch  bool    `json:"naive_trades_match"`
+	Events            uint64  `json:"events"`
+	Trades            uint64  `json:"trades"`
+	TradedQty         uint64  `json:"traded_qty"`
+	Rejects           uint64  `json:"rejects"`
+	Cancels           uint64  `json:"cancels"`
+	Replaces          uint64  `json:"replaces"`
+	RestingOrders     int     `json:"resting_orders"`
+	BidQty            int64   `json:"bid_qty"`
+	AskQty            int64   `json:"ask_qty"`
 	// StateHash is the engine's rolling event hash after the workload, in
 	// hex: equal for equal workloads on every machine.
 	StateHash     string `json:"state_hash"`
@@ -113,7 +117,7 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var runs []run
-	var naive []float64
+	var naive, naiveCPU []float64
 	var naiveTrades uint64
 	var last *engine.Engine
 	for r := 0; r < opts.Runs; r++ {
@@ -143,8 +147,12 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 		runtime.ReadMemStats(&m1)
 		runs = append(runs, run{d, cpu, m1.Mallocs - m0.Mallocs})
 		res.RunOpsPerSec = append(res.RunOpsPerSec, float64(len(opts.Commands))/d.Seconds())
+		c1 := threadCPU()
 		if d, trades, ok := runNaive(opts.Commands); ok {
 			naive = append(naive, float64(len(opts.Commands))/d.Seconds())
+			if c := threadCPU() - c1; c > 0 {
+				naiveCPU = append(naiveCPU, float64(len(opts.Commands))/c.Seconds())
+			}
 			naiveTrades = trades
 		}
 		if last != nil {
@@ -181,6 +189,11 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 		res.NaiveOpsPerSec = naive[len(naive)/2]
 		res.NaiveRatio = res.OpsPerSec / res.NaiveOpsPerSec
 		res.NaiveTradesMatch = naiveTrades == st.Trades
+	}
+	if len(naiveCPU) > 0 && res.OpsPerCPUSec > 0 {
+		sort.Float64s(naiveCPU)
+		res.NaiveOpsPerCPUSec = naiveCPU[len(naiveCPU)/2]
+		res.NaiveRatioCPU = res.OpsPerCPUSec / res.NaiveOpsPerCPUSec
 	}
 
 	if !opts.NoLatency {
