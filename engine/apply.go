@@ -331,9 +331,8 @@ func (e *Engine) link(s *symbol, slot uint32, o *order, l int32) {
 	}
 }
 
-// unlink takes order o (slot) out of its level, keeping its slot and index
-// entry.
-func (e *Engine) unlink(s *symbol, slot uint32, o *order) {
+// unlink takes order o out of its level, keeping its slot and index entry.
+func (e *Engine) unlink(s *symbol, o *order) {
 	k := sideIndex(Side(o.Side))
 	sd := &s.Side[k]
 	l := int32(o.Level)
@@ -367,7 +366,6 @@ func (e *Engine) unlink(s *symbol, slot uint32, o *order) {
 			}
 		}
 	}
-	_ = slot
 }
 
 func (e *Engine) cancel(cmd *Command, out []Event) []Event {
@@ -382,7 +380,7 @@ func (e *Engine) cancel(cmd *Command, out []Event) []Event {
 	s := e.sym(si)
 	o := e.ord(slot)
 	out = append(out, Event{Kind: EvCancelled, Reason: ReasonCancelled, Side: Side(o.Side), Symbol: cmd.Symbol, ID: cmd.ID, Price: levelPrice(s, o.Level), Qty: Qty(o.Qty)})
-	e.unlink(s, slot, o)
+	e.unlink(s, o)
 	e.indexDelete(pos)
 	e.freeSlot(slot, o)
 	return out
@@ -431,7 +429,7 @@ func (e *Engine) replace(cmd *Command, out []Event) []Event {
 		return append(out, Event{Kind: EvRejected, Reason: ReasonWouldTrade, Side: side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
 	}
 	out = append(out, Event{Kind: EvReplaced, Side: side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
-	e.unlink(s, slot, o)
+	e.unlink(s, o)
 	rem := nq
 	if crosses(s, side, nl) {
 		out, rem = e.match(si, s, side, cmd.ID, nl, rem, out)

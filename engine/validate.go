@@ -171,10 +171,8 @@ func (e *Engine) validateSide(i uint32, s *symbol, k int) (orders, qty uint64, e
 		if !bit {
 			return 0, 0, fmt.Errorf("%s %s level %d: non-empty but bitmap bit clear", name, sideName, l)
 		}
-		if k == 0 || best < 0 {
-			if k == 0 || best < 0 {
-				best = l
-			}
+		if k == 0 || best < 0 { // bids: the highest; asks: the lowest
+			best = l
 		}
 		var n, q uint64
 		prev := uint32(0)

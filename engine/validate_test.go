@@ -61,7 +61,7 @@ func TestValidateCatches(t *testing.T) {
 			s := e.sym(0)
 			slot, _ := e.findOrder(0, 4, orderHash(0, 4))
 			o := e.ord(slot)
-			e.unlink(s, slot, o)
+			e.unlink(s, o)
 			e.link(s, slot, o, 50)
 		}},
 	}
