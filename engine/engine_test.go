@@ -307,6 +307,9 @@ func TestQueries(t *testing.T) {
 	if s := e.Symbols(); len(s) != 1 || s[0].Symbol != x || s[0].Levels != 81 {
 		t.Errorf("symbols %+v", s)
 	}
+	if ss, ok := e.SymbolStats(x); !ok || ss != (SymbolStats{BidOrders: 2, AskOrders: 1, BidQty: 9, AskQty: 5, Trades: 1, TradedQty: 1, LastTrade: 210}) {
+		t.Errorf("symbol stats %+v", ss)
+	}
 	if _, ok := e.BestBid(MustSymbol("NOPE")); ok {
 		t.Error("best bid of an unknown symbol")
 	}

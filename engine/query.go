@@ -177,3 +177,25 @@ func (e *Engine) Orders(sym Symbol, side Side) []OrderInfo {
 	}
 	return out
 }
+
+// SymbolStats are one symbol's book totals and trade counters.
+type SymbolStats struct {
+	BidOrders, AskOrders int
+	BidQty, AskQty       Qty
+	Trades               uint64
+	TradedQty            uint64
+	LastTrade            Price // 0 before the first trade
+}
+
+// SymbolStats returns sym's totals; false if sym is unknown.
+func (e *Engine) SymbolStats(sym Symbol) (SymbolStats, bool) {
+	s, ok := e.lookup(sym)
+	if !ok {
+		return SymbolStats{}, false
+	}
+	return SymbolStats{
+		BidOrders: int(s.Side[0].Orders), AskOrders: int(s.Side[1].Orders),
+		BidQty: Qty(s.Side[0].Qty), AskQty: Qty(s.Side[1].Qty),
+		Trades: s.Trades, TradedQty: s.TradedQty, LastTrade: Price(s.LastTrade),
+	}, true
+}
