@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func FuzzParseCommandFile(f *testing.F) {
 		for {
 			c, err := r.Next()
 			if err != nil {
-				if err.Error() == "EOF" {
+				if errors.Is(err, io.EOF) {
 					return
 				}
 				if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "line ") {
