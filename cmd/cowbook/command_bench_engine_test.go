@@ -29,6 +29,9 @@ func TestBenchEngineJSON(t *testing.T) {
 	if res["ops"].(float64) != 20000 || res["ops_per_sec"].(float64) <= 0 || res["trades"].(float64) == 0 {
 		t.Errorf("implausible result %v", res)
 	}
+	if res["naive_trades_match"] != true {
+		t.Errorf("the naive ceiling did different matching work: %v", res)
+	}
 	if res["allocs_per_op"].(float64) > 0.001 {
 		t.Errorf("allocs per op %v", res["allocs_per_op"])
 	}
