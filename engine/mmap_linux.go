@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -61,7 +62,17 @@ func munmap(b []byte) error {
 // that no command pays a first-touch page fault later. The bytes do not
 // change. Servers call it at start; benchmarks call it before timing.
 func (e *Engine) Prefault() error {
-	if err := unix.Madvise(e.mem, unix.MADV_POPULATE_WRITE); err != nil {
+	err := unix.Madvise(e.mem, unix.MADV_POPULATE_WRITE)
+	if errors.Is(err, unix.EINVAL) {
+		// Kernels before 5.14: write each page's first byte back to
+		// itself, which faults the page in without changing it.
+		for i := 0; i < len(e.mem); i += 4096 {
+			b := e.mem[i]
+			e.mem[i] = b
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("engine: prefault arena: %w", err)
 	}
 	return nil
