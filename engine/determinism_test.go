@@ -179,6 +179,14 @@ func TestAttachRejects(t *testing.T) {
 	corrupt("best level outside the band", func(b []byte) []byte { b[4096+56+24] = 0xFF; b[4096+56+25] = 0x7F; return b })
 	corrupt("order index slot past the pool", func(b []byte) []byte { firstEntry(b)[0] = 0xF0; return b })
 	corrupt("order index entry lost", func(b []byte) []byte { clear(firstEntry(b)); return b })
+	if n, err := engine.PeekArenaSize(good[:engine.ArenaHeaderSize]); err != nil || n != len(good) {
+		t.Fatalf("PeekArenaSize = %d, %v; arena is %d", n, err, len(good))
+	}
+	bad := bytes.Clone(good[:engine.ArenaHeaderSize])
+	bad[8]++
+	if _, err := engine.PeekArenaSize(bad); !errors.Is(err, engine.ErrLayout) {
+		t.Fatalf("PeekArenaSize of another layout version: %v", err)
+	}
 	if _, err := engine.Attach(good); err != nil {
 		t.Fatalf("unmodified arena: %v", err)
 	}

@@ -305,3 +305,27 @@ func (e *Engine) lvl(sd *bookSide, i int32) *level {
 func (e *Engine) word(off uint64, i uint32) *uint64 {
 	return (*uint64)(unsafe.Add(e.base, uintptr(off)+uintptr(i)*8))
 }
+
+// ArenaHeaderSize is the number of leading arena bytes PeekArenaSize reads.
+const ArenaHeaderSize = headerSize
+
+// PeekArenaSize reads the arena size recorded in the first ArenaHeaderSize
+// bytes of an arena, after checking its magic and LayoutVersion, so that a
+// loader can allocate the arena (AllocArena) before reading the rest.
+// Attach still checks everything else.
+func PeekArenaSize(hdr []byte) (int, error) {
+	if len(hdr) < int(unsafe.Sizeof(header{})) {
+		return 0, fmt.Errorf("%w: %d header bytes", ErrLayout, len(hdr))
+	}
+	if m := binary.LittleEndian.Uint64(hdr[0:]); m != arenaMagic {
+		return 0, fmt.Errorf("%w: magic %#x", ErrLayout, m)
+	}
+	if v := binary.LittleEndian.Uint32(hdr[8:]); v != LayoutVersion {
+		return 0, fmt.Errorf("%w: layout version %d, this build reads %d", ErrLayout, v, LayoutVersion)
+	}
+	size := binary.LittleEndian.Uint64(hdr[16:])
+	if size == 0 || size%HugePage != 0 || size > uint64(maxInt) {
+		return 0, fmt.Errorf("%w: arena size %d", ErrLayout, size)
+	}
+	return int(size), nil
+}
