@@ -155,11 +155,11 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 	if cmd.TIF == FOK && e.fillable(s, cmd.Side, lim, rem) < rem {
 		return append(out, Event{Kind: EvCancelled, Reason: ReasonFOKNotFillable, Side: cmd.Side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
 	}
-	removed := false
+	live := e.h.Live
 	if crosses(s, cmd.Side, lim) {
-		removed = true
 		out, rem = e.match(si, s, cmd.Side, cmd.ID, lim, rem, out)
 	}
+	removed := e.h.Live != live // a maker left: index entries may have shifted
 	if rem == 0 {
 		return out
 	}
@@ -175,8 +175,7 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 		removed = true
 	}
 	if removed {
-		// Fills may have shifted index entries, or the index grew: find
-		// the hole again.
+		// Find the hole again.
 		_, pos = e.findOrder(si, cmd.ID, h)
 	}
 	slot = e.allocSlot()
