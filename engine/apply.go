@@ -37,7 +37,7 @@ func (e *Engine) Apply(seq uint64, cmd *Command, out []Event) ([]Event, error) {
 			out = append(out, Event{Kind: EvAccepted, Symbol: cmd.Symbol})
 		}
 	default:
-		out = append(out, reject(cmd, ReasonInvalid))
+		out = reject(out, cmd, ReasonInvalid)
 	}
 	h.LastSeq = seq
 	h.Commands++
@@ -70,8 +70,23 @@ func mix(h, v uint64) uint64 {
 	return h ^ h>>29
 }
 
-func reject(cmd *Command, r Reason) Event {
-	return Event{Kind: EvRejected, Reason: r, Side: cmd.Side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty}
+func reject(out []Event, cmd *Command, r Reason) []Event {
+	return emit(out, EvRejected, r, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+}
+
+// emit appends one event, storing its fields in place: building an Event
+// in a temporary and copying it costs a store-forwarding stall per event.
+func emit(out []Event, kind EventKind, reason Reason, side Side, sym Symbol, id, maker OrderID, price Price, qty Qty) []Event {
+	n := len(out)
+	if n < cap(out) {
+		out = out[:n+1]
+	} else {
+		out = append(out, Event{})
+	}
+	ev := &out[n]
+	ev.Kind, ev.Reason, ev.Side = kind, reason, side
+	ev.Symbol, ev.ID, ev.Maker, ev.Price, ev.Qty = sym, id, maker, price, qty
+	return out
 }
 
 // sideIndex maps Buy to the bid side (0) and Sell to the ask side (1).
@@ -109,23 +124,23 @@ func crosses(s *symbol, side Side, l int32) bool {
 
 func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 	if cmd.Side-Buy > Sell-Buy || cmd.Type-Limit > Market-Limit || cmd.TIF-GTC > POST-GTC {
-		return append(out, reject(cmd, ReasonInvalid))
+		return reject(out, cmd, ReasonInvalid)
 	}
 	si, ok := e.findSymbol(cmd.Symbol)
 	if !ok {
-		return append(out, reject(cmd, ReasonUnknownSymbol))
+		return reject(out, cmd, ReasonUnknownSymbol)
 	}
 	s := e.sym(si)
 	if cmd.Qty <= 0 {
-		return append(out, reject(cmd, ReasonBadQty))
+		return reject(out, cmd, ReasonBadQty)
 	}
 	if cmd.Qty > MaxQty {
-		return append(out, reject(cmd, ReasonQtyOverflow))
+		return reject(out, cmd, ReasonQtyOverflow)
 	}
 	var lim int32
 	if cmd.Type == Market {
 		if cmd.Price != 0 || cmd.TIF == POST {
-			return append(out, reject(cmd, ReasonBadPrice))
+			return reject(out, cmd, ReasonBadPrice)
 		}
 		lim = int32(s.NLevels - 1)
 		if cmd.Side == Sell {
@@ -134,26 +149,26 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 	} else {
 		var r Reason
 		if lim, r = priceLevel(s, cmd.Price); r != ReasonNone {
-			return append(out, reject(cmd, r))
+			return reject(out, cmd, r)
 		}
 	}
 	h := orderHash(si, cmd.ID)
 	slot, pos := e.findOrder(si, cmd.ID, h)
 	if slot != 0 {
-		return append(out, reject(cmd, ReasonDuplicateOrder))
+		return reject(out, cmd, ReasonDuplicateOrder)
 	}
 	if cmd.TIF == POST && crosses(s, cmd.Side, lim) {
-		return append(out, reject(cmd, ReasonWouldTrade))
+		return reject(out, cmd, ReasonWouldTrade)
 	}
 	rests := cmd.Type == Limit && (cmd.TIF == GTC || cmd.TIF == POST)
 	if rests && e.h.Live >= e.h.MaxOrders {
-		return append(out, reject(cmd, ReasonOrdersFull))
+		return reject(out, cmd, ReasonOrdersFull)
 	}
-	out = append(out, Event{Kind: EvAccepted, Side: cmd.Side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
+	out = emit(out, EvAccepted, ReasonNone, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
 
 	rem := uint64(cmd.Qty)
 	if cmd.TIF == FOK && e.fillable(s, cmd.Side, lim, rem) < rem {
-		return append(out, Event{Kind: EvCancelled, Reason: ReasonFOKNotFillable, Side: cmd.Side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
+		return emit(out, EvCancelled, ReasonFOKNotFillable, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
 	}
 	live := e.h.Live
 	if crosses(s, cmd.Side, lim) {
@@ -168,7 +183,7 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 		if cmd.Type == Market {
 			r = ReasonMarketRemainder
 		}
-		return append(out, Event{Kind: EvCancelled, Reason: r, Side: cmd.Side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: Qty(rem)})
+		return emit(out, EvCancelled, r, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, Qty(rem))
 	}
 	if 2*(e.h.Live+1) > e.h.IndexActive {
 		e.growIndex()
@@ -234,7 +249,7 @@ func (e *Engine) match(si uint32, s *symbol, side Side, id OrderID, lim int32, r
 			if rem < q {
 				q = rem
 			}
-			out = append(out, Event{Kind: EvTrade, Side: side, Symbol: Symbol(s.Name), ID: id, Maker: OrderID(m.ID), Price: price, Qty: Qty(q)})
+			out = emit(out, EvTrade, ReasonNone, side, Symbol(s.Name), id, OrderID(m.ID), price, Qty(q))
 			rem -= q
 			traded += q
 			trades++
@@ -370,15 +385,15 @@ func (e *Engine) unlink(s *symbol, o *order) {
 func (e *Engine) cancel(cmd *Command, out []Event) []Event {
 	si, ok := e.findSymbol(cmd.Symbol)
 	if !ok {
-		return append(out, reject(cmd, ReasonUnknownSymbol))
+		return reject(out, cmd, ReasonUnknownSymbol)
 	}
 	slot, pos := e.findOrder(si, cmd.ID, orderHash(si, cmd.ID))
 	if slot == 0 {
-		return append(out, reject(cmd, ReasonUnknownOrder))
+		return reject(out, cmd, ReasonUnknownOrder)
 	}
 	s := e.sym(si)
 	o := e.ord(slot)
-	out = append(out, Event{Kind: EvCancelled, Reason: ReasonCancelled, Side: Side(o.Side), Symbol: cmd.Symbol, ID: cmd.ID, Price: levelPrice(s, o.Level), Qty: Qty(o.Qty)})
+	out = emit(out, EvCancelled, ReasonCancelled, Side(o.Side), cmd.Symbol, cmd.ID, 0, levelPrice(s, o.Level), Qty(o.Qty))
 	e.unlink(s, o)
 	e.indexDelete(pos)
 	e.freeSlot(slot, o)
@@ -388,23 +403,23 @@ func (e *Engine) cancel(cmd *Command, out []Event) []Event {
 func (e *Engine) replace(cmd *Command, out []Event) []Event {
 	si, ok := e.findSymbol(cmd.Symbol)
 	if !ok {
-		return append(out, reject(cmd, ReasonUnknownSymbol))
+		return reject(out, cmd, ReasonUnknownSymbol)
 	}
 	h := orderHash(si, cmd.ID)
 	slot, _ := e.findOrder(si, cmd.ID, h)
 	if slot == 0 {
-		return append(out, reject(cmd, ReasonUnknownOrder))
+		return reject(out, cmd, ReasonUnknownOrder)
 	}
 	if cmd.Qty <= 0 {
-		return append(out, reject(cmd, ReasonBadQty))
+		return reject(out, cmd, ReasonBadQty)
 	}
 	if cmd.Qty > MaxQty {
-		return append(out, reject(cmd, ReasonQtyOverflow))
+		return reject(out, cmd, ReasonQtyOverflow)
 	}
 	s := e.sym(si)
 	nl, r := priceLevel(s, cmd.Price)
 	if r != ReasonNone {
-		return append(out, reject(cmd, r))
+		return reject(out, cmd, r)
 	}
 	o := e.ord(slot)
 	side := Side(o.Side)
@@ -422,12 +437,12 @@ func (e *Engine) replace(cmd *Command, out []Event) []Event {
 		} else {
 			e.h.AskQty -= d
 		}
-		return append(out, Event{Kind: EvReplaced, Side: side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
+		return emit(out, EvReplaced, ReasonNone, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
 	}
 	if o.Flags&flagPost != 0 && crosses(s, side, nl) {
-		return append(out, Event{Kind: EvRejected, Reason: ReasonWouldTrade, Side: side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
+		return emit(out, EvRejected, ReasonWouldTrade, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
 	}
-	out = append(out, Event{Kind: EvReplaced, Side: side, Symbol: cmd.Symbol, ID: cmd.ID, Price: cmd.Price, Qty: cmd.Qty})
+	out = emit(out, EvReplaced, ReasonNone, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
 	e.unlink(s, o)
 	rem := nq
 	if crosses(s, side, nl) {
