@@ -195,7 +195,9 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 	}
 	slot = e.allocSlot()
 	o := e.ord(slot)
-	*o = order{ID: uint64(cmd.ID), Qty: uint32(rem), Account: uint32(cmd.Account), Sym: uint16(si), Side: uint8(cmd.Side)}
+	// Field by field: a composite literal is built in a temporary and
+	// copied, which stalls on store forwarding.
+	o.ID, o.Qty, o.Account, o.Sym, o.Side, o.Flags = uint64(cmd.ID), uint32(rem), uint32(cmd.Account), uint16(si), uint8(cmd.Side), 0
 	if cmd.TIF == POST {
 		o.Flags = flagPost
 	}
