@@ -20,7 +20,7 @@ const arenaMagic uint64 = 0x01_6b_6f_6f_42_77_6f_43
 const HugePage = 2 << 20
 
 const (
-	headerSize = 4096
+	headerSize = ArenaHeaderSize
 	symStride  = 192
 	orderSize  = 32
 	levelSize  = 24

@@ -213,7 +213,8 @@ func (e *Engine) checkSymbolRecord(i uint32) error {
 }
 
 // Close releases the engine. If New allocated the arena, Close unmaps it;
-// an attached arena stays with its owner. Close is idempotent.
+// an attached arena stays with its owner. Close is idempotent; after it,
+// Apply returns ErrClosed and no other method may be called.
 func (e *Engine) Close() error {
 	if e.closed {
 		return nil
@@ -307,7 +308,7 @@ func (e *Engine) word(off uint64, i uint32) *uint64 {
 }
 
 // ArenaHeaderSize is the number of leading arena bytes PeekArenaSize reads.
-const ArenaHeaderSize = headerSize
+const ArenaHeaderSize = 4096
 
 // PeekArenaSize reads the arena size recorded in the first ArenaHeaderSize
 // bytes of an arena, after checking its magic and LayoutVersion, so that a
