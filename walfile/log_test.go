@@ -1,0 +1,182 @@
+package walfile
+
+import (
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+)
+
+func TestRoundTripAcrossSegments(t *testing.T) {
+	n := 2_000_000
+	if testing.Short() || raceEnabled {
+		n = 200_000
+	}
+	m := newMemFS(t)
+	opts := Options{FS: m, SegmentSize: 1 << 20, MaxBatch: 64 << 10}
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, n/2)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _, _ := listSegments(m, testDir)
+	if len(segs) < 10 {
+		t.Fatalf("only %d segments: the test does not cross segment boundaries", len(segs))
+	}
+	// Reopen and continue.
+	l, err = Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.NextSeq(); got != uint64(n/2)+1 {
+		t.Fatalf("after reopen NextSeq = %d, want %d", got, n/2+1)
+	}
+	if l.Recovery().TornTail != nil {
+		t.Fatalf("clean log reported a torn tail: %+v", l.Recovery().TornTail)
+	}
+	appendN(t, l, n-n/2)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.DurableSeq(); got != uint64(n) {
+		t.Fatalf("DurableSeq = %d, want %d", got, n)
+	}
+	// A reader of the open log sees everything durable.
+	r, err := l.NewReader(uint64(n) - 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := uint64(n) - 5; want <= uint64(n); want++ {
+		rec, err := r.Next()
+		if err != nil || rec.Seq != want {
+			t.Fatalf("live reader: %v, %v; want sequence %d", rec.Seq, err, want)
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("live reader past the durable end: %v, want io.EOF", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	last, err := readAll(m, testDir, 1)
+	if err != nil || last != uint64(n) {
+		t.Fatalf("read back to %d, %v; want %d", last, err, n)
+	}
+	// Reading from the middle.
+	last, err = readAll(m, testDir, uint64(n)/3)
+	if err != nil || last != uint64(n) {
+		t.Fatalf("read from %d: to %d, %v", n/3, last, err)
+	}
+	if err := Verify(testDir, Options{FS: m}); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := m.ReadDir(testDir)
+	for _, nm := range names {
+		if _, ok := parseSegmentName(nm); !ok {
+			t.Errorf("stray file %s after Close", nm)
+		}
+	}
+}
+
+func TestAppendSeqAndErrors(t *testing.T) {
+	m := newMemFS(t)
+	l, err := Open(testDir, Options{FS: m, SegmentSize: 16 << 10, MaxBatch: 4 << 10, FirstSeq: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AppendSeq(101, 1, nil); !errors.Is(err, ErrSequence) {
+		t.Fatalf("AppendSeq(101) on a log starting at 100: %v", err)
+	}
+	if err := l.AppendSeq(100, 1, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(1, make([]byte, 5000)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("record over MaxBatch: %v", err)
+	}
+	if err := l.WaitDurable(100); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(1, nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close: %v", err)
+	}
+	if err := l.WaitDurable(101); !errors.Is(err, ErrClosed) {
+		t.Fatalf("WaitDurable of an unwritten sequence after Close: %v", err)
+	}
+	if _, err := NewReader(testDir, Options{FS: m}, 50); !errors.Is(err, ErrSequence) {
+		t.Fatalf("reader before the first sequence: %v", err)
+	}
+}
+
+func TestTruncateBefore(t *testing.T) {
+	m := newMemFS(t)
+	opts := smallOpts(m)
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 5000)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	segs, _, _ := listSegments(m, testDir)
+	if len(segs) < 4 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	if err := l.TruncateBefore(6000); !errors.Is(err, ErrSequence) {
+		t.Fatalf("truncate beyond durable: %v", err)
+	}
+	cut := segs[2].first + 1 // inside segment 2: segments 0 and 1 go
+	if err := l.TruncateBefore(cut); err != nil {
+		t.Fatal(err)
+	}
+	after, _, _ := listSegments(m, testDir)
+	if len(after) != len(segs)-2 || after[0].first != segs[2].first {
+		t.Fatalf("after TruncateBefore(%d): first segment %d, %d segments; want %d, %d", cut, after[0].first, len(after), segs[2].first, len(segs)-2)
+	}
+	if err := l.TruncateBefore(l.DurableSeq() + 1); err != nil {
+		t.Fatal(err)
+	}
+	after, _, _ = listSegments(m, testDir)
+	if len(after) != 1 {
+		t.Fatalf("the active segment must stay alone, have %d", len(after))
+	}
+	appendN(t, l, 10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	last, err := readAll(m, testDir, after[0].first)
+	if err != nil || last != 5010 {
+		t.Fatalf("read after truncation: %d, %v", last, err)
+	}
+	// Removal must be durable.
+	c := m.Crash(vfs.CrashOptions{})
+	segsC, _, _ := listSegments(c, testDir)
+	if len(segsC) != 1 {
+		t.Fatalf("after crash %d segments, want 1", len(segsC))
+	}
+}
+
+func TestAppendDoesNotAllocate(t *testing.T) {
+	m := newMemFS(t)
+	l, err := Open(testDir, Options{FS: m, SegmentSize: 64 << 20, MaxBatch: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p := make([]byte, 64)
+	allocs := testing.AllocsPerRun(10000, func() {
+		if _, err := l.Append(1, p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("Append allocates %.2f times per call", allocs)
+	}
+}
