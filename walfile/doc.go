@@ -44,6 +44,8 @@
 //
 //	 … records … | 00 00 00 00 00 …  (the zeroed, preallocated rest of the segment)
 //
+// The record fields:
+//
 //   - crc32c (Castagnoli) covers every byte of the record after itself: the
 //     rest of the header, the payload and the zero padding.
 //   - seq is the record's sequence. Sequences are contiguous: each record's

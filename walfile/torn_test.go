@@ -13,7 +13,7 @@ import (
 type recordSpan struct {
 	seq        uint64
 	start, end int64
-	dataEnd    int64 // end of the payload, before the zero padding
+	dataEnd    int64  // end of the payload, before the zero padding
 	batch      uint64 // first sequence of its batch
 }
 
