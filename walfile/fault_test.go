@@ -111,13 +111,14 @@ func TestFaultInjectionEveryOp(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		step = 7
 	}
-	fired := 0
+	fired, runs := 0, 0
 	for _, injected := range []error{vfs.ErrIO, vfs.ErrNoSpace} {
 		for i := int64(0); i < n+10; i += step {
 			label := fmt.Sprintf("%v at op %d of %d", injected, i, n)
 			m := newMemFS(t)
 			ol := &opLog{fail: &vfs.FailAt{Ops: vfs.OpAll, N: i, Err: injected}, failed: map[string]bool{}}
 			acked, _ := faultWorkload(t, vfs.Inject(m, ol), label)
+			runs++
 			if ol.fail.Fired() {
 				fired++
 			}
@@ -134,7 +135,9 @@ func TestFaultInjectionEveryOp(t *testing.T) {
 			}
 		}
 	}
-	if fired < int(n) {
-		t.Fatalf("only %d of the injected errors fired", fired)
+	// Runs differ a little in their number of operations (the file
+	// pipeline runs beside the writer), so not every index fires.
+	if fired < runs/2 {
+		t.Fatalf("only %d of %d injected errors fired", fired, runs)
 	}
 }

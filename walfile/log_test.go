@@ -14,7 +14,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 		n = 200_000
 	}
 	m := newMemFS(t)
-	opts := Options{FS: m, SegmentSize: 1 << 20, MaxBatch: 64 << 10}
+	opts := Options{FS: m, SegmentSize: 256 << 10, MaxBatch: 64 << 10}
 	l, err := Open(testDir, opts)
 	if err != nil {
 		t.Fatal(err)
