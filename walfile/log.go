@@ -40,6 +40,8 @@ type Log struct {
 
 	durable atomic.Uint64
 	notify  chan struct{}
+	batches atomic.Uint64 // group commits written
+	written atomic.Uint64 // bytes written by group commits
 
 	truncMu sync.Mutex
 
@@ -316,6 +318,21 @@ func (l *Log) DurableSeq() uint64 { return l.durable.Load() }
 // record: on receive, read DurableSeq (and Err).
 func (l *Log) Durable() <-chan struct{} { return l.notify }
 
+// Stats counts what the log wrote since Open.
+type Stats struct {
+	// Batches is the number of group commits (one write and one
+	// fdatasync each).
+	Batches uint64
+	// WrittenBytes is the bytes written by them, whole blocks, rewritten
+	// partial blocks counted each time.
+	WrittenBytes uint64
+}
+
+// Stats returns what the log wrote since Open.
+func (l *Log) Stats() Stats {
+	return Stats{Batches: l.batches.Load(), WrittenBytes: l.written.Load()}
+}
+
 // Err returns the failure that made the log unusable (wrapping ErrFailed),
 // or nil.
 func (l *Log) Err() error {
@@ -388,6 +405,8 @@ func (l *Log) run() {
 			return
 		}
 		l.durable.Store(b.last)
+		l.batches.Add(1)
+		l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
 		l.durc.Broadcast()
 		l.mu.Unlock()
 		l.signal()

@@ -315,3 +315,25 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 	}
 	return r, buf, nil
 }
+
+// List returns the segments of the log in dir, from their names and sizes,
+// without reading them.
+func List(dir string, opts Options) ([]SegmentInfo, error) {
+	opts, err := opts.EnsureDefaults()
+	if err != nil {
+		return nil, err
+	}
+	segs, _, err := listSegments(opts.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SegmentInfo, 0, len(segs))
+	for _, s := range segs {
+		size, _, err := opts.FS.Stat(s.path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SegmentInfo{Name: s.name, Size: size, FirstSeq: s.first})
+	}
+	return out, nil
+}
