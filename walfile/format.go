@@ -230,3 +230,7 @@ func parseSegmentName(name string) (uint64, bool) {
 	}
 	return seq, seq != 0
 }
+
+// RecordSize returns the bytes a record with a payload of n bytes occupies
+// in a segment, header and padding included.
+func RecordSize(n int) int { return recordSize(n) }

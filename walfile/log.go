@@ -148,6 +148,16 @@ func (l *Log) openTail() error {
 		l.recovery = Recovery{TornTail: d, Broken: broken}
 	}
 	last := r.Segments[len(r.Segments)-1]
+	if last.BlockSize != l.bs {
+		// Keep writing in the unit the log was created with.
+		if l.opts.SegmentSize%int64(last.BlockSize) != 0 {
+			return fmt.Errorf("walfile: SegmentSize %d is not a multiple of the log's block size %d", l.opts.SegmentSize, last.BlockSize)
+		}
+		l.bs = last.BlockSize
+		l.hdr = vfs.AlignedBuffer(l.bs)
+		bufLen := l.opts.MaxBatch + 2*l.bs
+		l.fill.buf, l.spare.buf = vfs.AlignedBuffer(bufLen), vfs.AlignedBuffer(bufLen)
+	}
 	path := filepath.Join(l.dir, last.Name)
 	f, err := l.fs.OpenFile(path, os.O_RDWR|l.opts.directFlag(), 0)
 	if err != nil {
@@ -402,6 +412,8 @@ func (l *Log) run() {
 			l.durc.Broadcast()
 			l.mu.Unlock()
 			l.signal()
+			// Fail-stop: nothing more is written, not even new segments.
+			l.pipe.stop()
 			return
 		}
 		l.durable.Store(b.last)

@@ -180,3 +180,35 @@ func TestAppendDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Append allocates %.2f times per call", allocs)
 	}
 }
+
+func TestReopenKeepsBlockSize(t *testing.T) {
+	m := newMemFS(t)
+	l, err := Open(testDir, Options{FS: m, BlockSize: 8192, SegmentSize: 64 << 10, MaxBatch: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 700)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(testDir, Options{FS: m, SegmentSize: 64 << 10, MaxBatch: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 2000)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Inspect(testDir, Options{FS: m})
+	if err != nil || r.Damage != nil || r.LastSeq != 2700 {
+		t.Fatalf("inspect: %v %+v", err, r)
+	}
+	for _, s := range r.Segments {
+		if s.BlockSize != 8192 {
+			t.Fatalf("segment %s has block size %d", s.Name, s.BlockSize)
+		}
+	}
+	if last, err := readAll(m, testDir, 1); err != nil || last != 2700 {
+		t.Fatalf("read back %d, %v", last, err)
+	}
+}

@@ -16,7 +16,8 @@ type Options struct {
 	// Zero: 64 MiB.
 	SegmentSize int64
 	// BlockSize is the unit of writes and the size of a segment's header
-	// block, a multiple of 4096. Zero: 4096.
+	// block, a multiple of 4096. An existing log keeps the block size of its
+	// last segment. Zero: 4096.
 	BlockSize int
 	// MaxBatch bounds the bytes of records one group commit writes; it is
 	// also how much Append buffers before it waits for the disk (each of the
@@ -67,7 +68,7 @@ func (o Options) EnsureDefaults() (Options, error) {
 	return o, nil
 }
 
-// openFlags returns the flags segments are written with.
+// directFlag returns the flag segments are opened with.
 func (o *Options) directFlag() int {
 	if o.Buffered {
 		return 0

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
@@ -22,6 +23,7 @@ type pipeline struct {
 	ch    chan prepared
 	stopc chan struct{}
 	done  chan struct{}
+	once  sync.Once
 }
 
 // prepared is a zero-filled segment file, or the error preparing one.
@@ -82,14 +84,16 @@ func (p *pipeline) get() (vfs.File, string, error) {
 // took. Their names were never made durable; Open removes any that a crash
 // leaves behind.
 func (p *pipeline) stop() {
-	close(p.stopc)
-	<-p.done
-	for x := range p.ch {
-		if x.f != nil {
-			x.f.Close()
-			p.fs.Remove(x.path)
+	p.once.Do(func() {
+		close(p.stopc)
+		<-p.done
+		for x := range p.ch {
+			if x.f != nil {
+				x.f.Close()
+				p.fs.Remove(x.path)
+			}
 		}
-	}
+	})
 }
 
 // prepareSegment creates path full of zeros, size bytes, and fsyncs it.

@@ -194,6 +194,9 @@ type SegmentInfo struct {
 	// End is the offset after the last valid record.
 	End     int64 `json:"end_offset"`
 	Scanned bool  `json:"scanned"`
+	// BlockSize is the block size in the segment's header (0 when the
+	// header was not read).
+	BlockSize int `json:"block_size"`
 }
 
 // Damage is where the log stops being whole.
@@ -283,6 +286,7 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 		}
 		it := newSegIter(buf, h)
 		info.Scanned = true
+		info.BlockSize = h.blockSize
 		info.LastSeq = seg.first - 1
 		for {
 			d, off, sp, end := it.next()
