@@ -22,6 +22,7 @@ func benchWALCommand() *cli.Command {
 			&cli.IntFlag{Name: "rate", Value: 20_000, Usage: "paced producer rate, records per second"},
 			&cli.DurationFlag{Name: "paced-duration", Value: 3 * time.Second, Usage: "how long the paced producer runs"},
 			&cli.IntFlag{Name: "floor-samples", Value: 2000, Usage: "4 KiB pwrite+fdatasync samples for the latency floor"},
+			&cli.Int64Flag{Name: "floor-bytes", Value: 256 << 20, Usage: "file size for the bandwidth floor"},
 			&cli.Int64Flag{Name: "segment-size", Value: 64 << 20, Usage: "log segment size in bytes"},
 			&cli.IntFlag{Name: "max-batch", Value: 1 << 20, Usage: "largest group commit in bytes"},
 			&cli.IntFlag{Name: "prepared", Value: 1, Usage: "segments the file pipeline keeps ready"},
@@ -30,6 +31,7 @@ func benchWALCommand() *cli.Command {
 			res, err := perf.WALBench(perf.WALBenchConfig{
 				Dir:             c.String(dataFlag.Name),
 				FloorSamples:    c.Int("floor-samples"),
+				FloorBytes:      c.Int64("floor-bytes"),
 				RecordSize:      c.Int("record-size"),
 				SaturateRecords: c.Int("records"),
 				PacedRate:       c.Int("rate"),
