@@ -421,6 +421,9 @@ func (l *Log) run() {
 		l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
 		l.durc.Broadcast()
 		l.mu.Unlock()
+		if l.opts.OnDurable != nil {
+			l.opts.OnDurable(b.last)
+		}
 		l.signal()
 	}
 }

@@ -212,3 +212,40 @@ func TestReopenKeepsBlockSize(t *testing.T) {
 		t.Fatalf("read back %d, %v", last, err)
 	}
 }
+
+func TestDurableNotifications(t *testing.T) {
+	m := newMemFS(t)
+	var seen []uint64 // written by the writer goroutine only
+	opts := smallOpts(m)
+	opts.OnDurable = func(seq uint64) { seen = append(seen, seq) }
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One goroutine appends and learns durability only from the channel.
+	const n = 3000
+	var buf [64]byte
+	sent := uint64(0)
+	for sent < n || l.DurableSeq() < n {
+		if sent < n {
+			seq, err := l.Append(typeFor(sent+1), payloadFor(sent+1, buf[:]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent = seq
+			continue
+		}
+		<-l.Durable()
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != n {
+		t.Fatalf("OnDurable saw %d calls ending at %v", len(seen), seen[max(0, len(seen)-1):])
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i] <= seen[i-1] {
+			t.Fatalf("OnDurable went from %d to %d", seen[i-1], seen[i])
+		}
+	}
+}

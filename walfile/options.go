@@ -29,6 +29,12 @@ type Options struct {
 	// FirstSeq is the sequence of the first record of a new, empty log.
 	// Ignored when the log already holds segments. Zero: 1.
 	FirstSeq uint64
+	// OnDurable, when set, is called by the writer goroutine each time the
+	// durable sequence advances, with the new value, before Durable's
+	// channel is signalled. It saves the caller a goroutine wake-up; it
+	// must return quickly and must not call the Log's methods that wait
+	// (Append may wait for the writer: it would deadlock). Zero: none.
+	OnDurable func(seq uint64)
 	// Buffered turns O_DIRECT off, for filesystems that do not support it
 	// (tmpfs). Durability still comes from fdatasync. Zero: O_DIRECT.
 	Buffered bool
