@@ -11,7 +11,10 @@ import (
 func TestRoundTripAcrossSegments(t *testing.T) {
 	n := 2_000_000
 	if testing.Short() || raceEnabled {
-		n = 200_000
+		// Under the race detector the writer keeps pace with the producer,
+		// so batches are tiny and MemFS copies the whole segment on every
+		// fdatasync: volume is for the plain run, concurrency for this one.
+		n = 30_000
 	}
 	m := newMemFS(t)
 	opts := Options{FS: m, SegmentSize: 256 << 10, MaxBatch: 64 << 10}
@@ -24,7 +27,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs, _, _ := listSegments(m, testDir)
-	if len(segs) < 10 {
+	if len(segs) < 2 || (!raceEnabled && len(segs) < 100) {
 		t.Fatalf("only %d segments: the test does not cross segment boundaries", len(segs))
 	}
 	// Reopen and continue.
