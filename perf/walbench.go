@@ -79,7 +79,14 @@ type WALBenchResult struct {
 	ObservedP99Us  float64 `json:"commit_observed_p99_us"`
 	CommitP50Ratio float64 `json:"commit_p50_ratio"`
 	CommitP99Ratio float64 `json:"commit_p99_ratio"`
-	GoMaxProcs     int     `json:"gomaxprocs"`
+	// The same floors under the names the bench report pairs with the
+	// figures (docs/report.md: floor_X beside X).
+	FloorBytesPerSec    float64      `json:"floor_bytes_per_sec"`
+	FloorCommitP50Us    float64      `json:"floor_commit_p50_us"`
+	FloorCommitP99Us    float64      `json:"floor_commit_p99_us"`
+	CommitLatencyCurve  []CurvePoint `json:"commit_latency_curve"`
+	FloorFdatasyncCurve []CurvePoint `json:"floor_fdatasync_latency_curve"`
+	GoMaxProcs          int          `json:"gomaxprocs"`
 }
 
 func (c *WALBenchConfig) defaults() {
@@ -139,6 +146,8 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
 	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
 	res.CommitP99Ratio = res.CommitP99Us / res.FloorFdatasyncP99Us
+	res.FloorBytesPerSec = res.FloorBandwidthBytesPerSec
+	res.FloorCommitP50Us, res.FloorCommitP99Us = res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us
 	return res, nil
 }
 
@@ -189,6 +198,7 @@ func floorLatency(path string, samples int, res *WALBenchResult) error {
 	res.FloorFdatasyncP50Us = us(h.Quantile(0.5))
 	res.FloorFdatasyncP99Us = us(h.Quantile(0.99))
 	res.FloorFdatasyncP999Us = us(h.Quantile(0.999))
+	res.FloorFdatasyncCurve = h.Curve()
 	return nil
 }
 
@@ -337,6 +347,7 @@ func paced(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchRe
 	res.CommitP99Us = us(h.Quantile(0.99))
 	res.CommitP999Us = us(h.Quantile(0.999))
 	res.CommitMaxUs = us(h.Max())
+	res.CommitLatencyCurve = h.Curve()
 	res.ObservedP50Us = us(ho.Quantile(0.5))
 	res.ObservedP99Us = us(ho.Quantile(0.99))
 	return l.Close()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -123,7 +124,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments)
-	go l.run()
+	started := make(chan error, 1)
+	go l.run(started)
+	if err := <-started; err != nil {
+		l.pipe.stop()
+		l.seg.Close()
+		return nil, fmt.Errorf("walfile: pin the writer: %w", err)
+	}
 	return l, nil
 }
 
@@ -380,9 +387,23 @@ func (l *Log) Sync() error {
 	return l.WaitDurable(last)
 }
 
-// run is the writer: one group commit at a time.
-func (l *Log) run() {
+// run is the writer: one group commit at a time. It reports on started
+// whether it could be placed as Options.PinWriter asks.
+func (l *Log) run(started chan<- error) {
 	defer close(l.done)
+	if l.opts.PinWriter != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		release, err := l.opts.PinWriter()
+		if err != nil {
+			started <- err
+			return
+		}
+		if release != nil {
+			defer release()
+		}
+	}
+	started <- nil
 	for {
 		l.mu.Lock()
 		for l.fill.first == 0 && !l.closing {

@@ -252,3 +252,26 @@ func TestDurableNotifications(t *testing.T) {
 		}
 	}
 }
+
+func TestPinWriter(t *testing.T) {
+	m := newMemFS(t)
+	opts := smallOpts(m)
+	refused := errors.New("refused")
+	opts.PinWriter = func() (func() error, error) { return nil, refused }
+	if _, err := Open(testDir, opts); !errors.Is(err, refused) {
+		t.Fatalf("Open with a refused pin: %v", err)
+	}
+	released := make(chan struct{})
+	opts.PinWriter = func() (func() error, error) {
+		return func() error { close(released); return nil }, nil
+	}
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-released
+}

@@ -35,6 +35,12 @@ type Options struct {
 	// must return quickly and must not call the Log's methods that wait
 	// (Append may wait for the writer: it would deadlock). Zero: none.
 	OnDurable func(seq uint64)
+	// PinWriter, when set, is called on the writer goroutine, locked to its
+	// OS thread, before it writes anything: the node passes its CPU
+	// placement (placement.Options.PinWriterThread has this signature). An
+	// error fails Open; release is called when the writer exits. Zero: the
+	// writer runs wherever the Go scheduler puts it.
+	PinWriter func() (release func() error, err error)
 	// Buffered turns O_DIRECT off, for filesystems that do not support it
 	// (tmpfs). Durability still comes from fdatasync. Zero: O_DIRECT.
 	Buffered bool
