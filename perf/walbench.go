@@ -53,8 +53,12 @@ type WALBenchResult struct {
 	FloorFdatasyncP99Us       float64 `json:"floor_fdatasync_p99_us"`
 	FloorFdatasyncP999Us      float64 `json:"floor_fdatasync_p999_us"`
 	FloorBandwidthBytesPerSec float64 `json:"floor_bandwidth_bytes_per_sec"`
-	SaturateRecords           int64   `json:"saturate_records"`
-	RecordsPerSec             float64 `json:"records_per_sec"`
+	// An ideal group commit on the floor's sync timeline, with records
+	// arriving at the paced rate (see idealGroupCommit).
+	FloorGroupCommitP50Us float64 `json:"floor_group_commit_p50_us"`
+	FloorGroupCommitP99Us float64 `json:"floor_group_commit_p99_us"`
+	SaturateRecords       int64   `json:"saturate_records"`
+	RecordsPerSec         float64 `json:"records_per_sec"`
 	// BytesPerSec counts record bytes as laid out on disk (header, payload,
 	// padding) made durable per second; PayloadBytesPerSec only payloads.
 	BytesPerSec           float64 `json:"bytes_per_sec"`
@@ -79,6 +83,8 @@ type WALBenchResult struct {
 	ObservedP99Us  float64 `json:"commit_observed_p99_us"`
 	CommitP50Ratio float64 `json:"commit_p50_ratio"`
 	CommitP99Ratio float64 `json:"commit_p99_ratio"`
+	// CommitP50IdealRatio is commit_p50_us / floor_group_commit_p50_us.
+	CommitP50IdealRatio float64 `json:"commit_p50_ideal_ratio"`
 	// The same floors under the names the bench report pairs with the
 	// figures (docs/report.md: floor_X beside X).
 	FloorBytesPerSec    float64      `json:"floor_bytes_per_sec"`
@@ -128,7 +134,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	}
 	defer os.RemoveAll(work)
 	res := &WALBenchResult{Dir: cfg.Dir, RecordSize: cfg.RecordSize, PacedTargetRate: cfg.PacedRate, GoMaxProcs: runtime.GOMAXPROCS(0)}
-	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, res); err != nil {
+	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, cfg.PacedRate, res); err != nil {
 		return nil, fmt.Errorf("floor latency: %w", err)
 	}
 	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, res); err != nil {
@@ -146,6 +152,9 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
 	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
 	res.CommitP99Ratio = res.CommitP99Us / res.FloorFdatasyncP99Us
+	if res.FloorGroupCommitP50Us > 0 {
+		res.CommitP50IdealRatio = res.CommitP50Us / res.FloorGroupCommitP50Us
+	}
 	res.FloorBytesPerSec = res.FloorBandwidthBytesPerSec
 	res.FloorCommitP50Us, res.FloorCommitP99Us = res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us
 	return res, nil
@@ -172,7 +181,7 @@ func prewritten(path string, size int64) (vfs.File, error) {
 	return f, nil
 }
 
-func floorLatency(path string, samples int, res *WALBenchResult) error {
+func floorLatency(path string, samples, rate int, res *WALBenchResult) error {
 	const size = 16 << 20
 	f, err := prewritten(path, size)
 	if err != nil {
@@ -181,10 +190,15 @@ func floorLatency(path string, samples int, res *WALBenchResult) error {
 	defer f.Close()
 	buf := vfs.AlignedBuffer(4096)
 	h := NewHistogram()
+	ends := make([]time.Duration, 0, samples) // end of each timed sync, since the first began
+	var t0 time.Time
 	for i := range samples + 100 {
 		buf[0] = byte(i)
 		off := int64(i*4096) % size
 		t := time.Now()
+		if i == 100 {
+			t0 = t
+		}
 		if _, err := f.WriteAt(buf, off); err != nil {
 			return err
 		}
@@ -192,14 +206,49 @@ func floorLatency(path string, samples int, res *WALBenchResult) error {
 			return err
 		}
 		if i >= 100 { // the first ones warm the path up
-			h.Record(time.Since(t).Nanoseconds())
+			e := time.Now()
+			h.Record(e.Sub(t).Nanoseconds())
+			ends = append(ends, e.Sub(t0))
 		}
 	}
+	idealGroupCommit(ends, rate, res)
 	res.FloorFdatasyncP50Us = us(h.Quantile(0.5))
 	res.FloorFdatasyncP99Us = us(h.Quantile(0.99))
 	res.FloorFdatasyncP999Us = us(h.Quantile(0.999))
 	res.FloorFdatasyncCurve = h.Curve()
 	return nil
+}
+
+// idealGroupCommit replays records arriving at rate per second against the
+// timeline of back-to-back syncs the latency floor just made: a record is
+// durable at the end of the first sync that starts after it arrives. That is
+// a group commit with no overhead at all, on the disk as it behaved; unlike
+// the per-sync p50 it weighs the disk's stalls by the time they last, as
+// arrivals at a steady rate do.
+func idealGroupCommit(ends []time.Duration, rate int, res *WALBenchResult) {
+	if len(ends) < 2 || rate <= 0 {
+		return
+	}
+	h := NewHistogram()
+	interval := time.Second / time.Duration(rate)
+	start := func(k int) time.Duration { // sync k starts when k-1 ends
+		if k == 0 {
+			return 0
+		}
+		return ends[k-1]
+	}
+	k := 0
+	for a := time.Duration(0); ; a += interval {
+		for k < len(ends) && start(k) < a {
+			k++
+		}
+		if k == len(ends) {
+			break
+		}
+		h.Record((ends[k] - a).Nanoseconds())
+	}
+	res.FloorGroupCommitP50Us = us(h.Quantile(0.5))
+	res.FloorGroupCommitP99Us = us(h.Quantile(0.99))
 }
 
 func floorBandwidth(path string, size int64, res *WALBenchResult) error {

@@ -55,6 +55,8 @@ func benchWALCommand() *cli.Command {
 				res.RecordSize, res.RecordsPerSec/1e6, res.BytesPerSec/1e9, res.BandwidthRatio, res.PayloadBandwidthRatio, res.AvgBatchRecords, res.SegmentSwitches)
 			fmt.Fprintf(w, "paced, %d records/s (achieved %.0f): commit p50 %.1f µs (%.2f × floor)  p99 %.1f µs (%.2f × floor p99)  p99.9 %.1f µs  %.1f records per batch\n",
 				res.PacedTargetRate, res.PacedRecordsPerSec, res.CommitP50Us, res.CommitP50Ratio, res.CommitP99Us, res.CommitP99Ratio, res.CommitP999Us, res.PacedAvgBatchRecords)
+			fmt.Fprintf(w, "  ideal group commit on the floor's syncs: p50 %.1f µs  p99 %.1f µs (log p50 %.2f × ideal);  seen by a woken goroutine: p50 %.1f µs  p99 %.1f µs\n",
+				res.FloorGroupCommitP50Us, res.FloorGroupCommitP99Us, res.CommitP50IdealRatio, res.ObservedP50Us, res.ObservedP99Us)
 			return nil
 		},
 	}
