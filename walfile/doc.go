@@ -54,8 +54,9 @@
 //   - batch is seq minus the sequence of the first record of the group commit
 //     (one write followed by one fdatasync) that wrote it. A batch never
 //     spans segments. This is what tells a torn tail from corruption, below.
-//   - Records are 8-byte aligned, so a record header never straddles a
-//     512-byte sector, and may straddle 4 KiB blocks.
+//   - Records are 8-byte aligned, so the checksum and length (the first 8
+//     bytes) never straddle a 512-byte sector; the rest of a record may
+//     straddle sectors and 4 KiB blocks.
 //   - A record header of 24 zero bytes ends the data: no record has sequence
 //     0. Everything after it in the segment must be zero.
 //   - A segment ends where the next record would not fit; the next record is
