@@ -12,6 +12,7 @@
 //	00000000000000004712.wal        records 4712 …
 //	prealloc-3.tmp                  a segment being prepared (never holds records)
 //	00000000000000004712.wal.broken bytes cut from a torn tail, kept for inspection
+//	LOCK                            flocked by the process that has the log open
 //
 // A segment is created by a background goroutine (the file pipeline) before
 // the current one fills: the file is written full of zeros and fsynced, so

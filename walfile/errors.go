@@ -30,3 +30,7 @@ var (
 // last group commit was cut short by a crash. Nothing acknowledged is in it;
 // Open cuts it.
 var ErrTornTail = errors.New("walfile: torn tail")
+
+// ErrLocked is returned by Open and Repair when another process holds the
+// log directory's lock: two writers on one log would interleave records.
+var ErrLocked = errors.New("walfile: log is locked by another process")

@@ -94,7 +94,7 @@ func readAll(fs vfs.FS, dir string, from uint64) (last uint64, err error) {
 	}
 }
 
-// snapshotFiles copies every file of dir.
+// snapshotFiles copies every file of dir but the lock file.
 func snapshotFiles(t testing.TB, m *vfs.MemFS, dir string) map[string][]byte {
 	t.Helper()
 	names, err := m.ReadDir(dir)
@@ -103,6 +103,9 @@ func snapshotFiles(t testing.TB, m *vfs.MemFS, dir string) map[string][]byte {
 	}
 	out := map[string][]byte{}
 	for _, n := range names {
+		if n == lockName {
+			continue
+		}
 		b, ok := m.Bytes(dir + "/" + n)
 		if !ok {
 			t.Fatalf("%s vanished", n)

@@ -45,6 +45,7 @@ type Log struct {
 	written atomic.Uint64 // bytes written by group commits
 
 	truncMu sync.Mutex
+	lock    vfs.File // dir/LOCK, flocked while the log is open
 
 	// Owned by the writer goroutine (and by Open before it starts).
 	seg      vfs.File
@@ -95,6 +96,36 @@ func Open(dir string, opts Options) (*Log, error) {
 	if err := fs.SyncDir(filepath.Dir(dir)); err != nil {
 		return nil, err
 	}
+	lock, err := acquireLock(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	l, err := open(dir, opts, lock)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// lockName is the file Open and Repair lock; it holds nothing.
+const lockName = "LOCK"
+
+// acquireLock opens and locks dir/LOCK.
+func acquireLock(fs vfs.FS, dir string) (vfs.File, error) {
+	f, err := fs.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func open(dir string, opts Options, lock vfs.File) (*Log, error) {
+	fs := opts.FS
 	_, tmps, err := listSegments(fs, dir)
 	if err != nil {
 		return nil, err
@@ -108,6 +139,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts:   opts,
 		dir:    dir,
 		fs:     fs,
+		lock:   lock,
 		bs:     opts.BlockSize,
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -519,6 +551,7 @@ func (l *Log) Close() error {
 	<-l.done
 	l.pipe.stop()
 	cerr := l.seg.Close()
+	l.lock.Close()
 	l.mu.Lock()
 	l.closed = true
 	l.durc.Broadcast()

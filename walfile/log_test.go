@@ -79,7 +79,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 	}
 	names, _ := m.ReadDir(testDir)
 	for _, nm := range names {
-		if _, ok := parseSegmentName(nm); !ok {
+		if _, ok := parseSegmentName(nm); !ok && nm != lockName {
 			t.Errorf("stray file %s after Close", nm)
 		}
 	}
@@ -274,4 +274,26 @@ func TestPinWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-released
+}
+
+func TestSecondWriterIsLockedOut(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, Options{SegmentSize: 1 << 20}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open of a log in use: %v, want ErrLocked", err)
+	}
+	if _, err := Repair(dir, Options{}, true); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Repair of a log in use: %v, want ErrLocked", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(dir, Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	l.Close()
 }

@@ -93,6 +93,11 @@ func Repair(dir string, opts Options, force bool) (*RepairResult, error) {
 		return nil, err
 	}
 	fs := opts.FS
+	lock, err := acquireLock(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
 	r, buf, err := scanLog(fs, dir, true)
 	if err != nil {
 		return nil, err
