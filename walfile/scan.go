@@ -134,15 +134,16 @@ func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
 		for at < int64(len(it.b)) && it.b[at] == 0 {
 			at++
 		}
-		return d, off, &spot{off: off, at: at, seq: it.expect, reason: "non-zero bytes after the end of the data", dataEnd: off + int64(nz)}, false
+		return d, off, &spot{off: off, at: at, seq: it.expect, later: -1,
+			reason: "non-zero bytes after the end of the data", dataEnd: off + int64(nz)}, false
 	case err != nil:
-		return d, off, &spot{off: off, at: off, seq: it.expect, reason: err.Error(), dataEnd: off + int64(lastNonZero(rest))}, false
+		return d, off, &spot{off: off, at: off, seq: it.expect, later: -1,
+			reason: err.Error(), dataEnd: off + int64(lastNonZero(rest))}, false
 	case d.Seq != it.expect:
-		sp = &spot{off: off, at: off, seq: it.expect, reason: fmt.Sprintf("sequence %d, want %d", d.Seq, it.expect), dataEnd: off + int64(lastNonZero(rest))}
 		// A valid record in the expected place can only have been written
 		// there: it is never a torn write.
-		sp.later, sp.laterSq = off, d.Seq
-		return d, off, sp, false
+		return d, off, &spot{off: off, at: off, seq: it.expect, later: off, laterSq: d.Seq,
+			reason: fmt.Sprintf("sequence %d, want %d", d.Seq, it.expect), dataEnd: off + int64(lastNonZero(rest))}, false
 	}
 	it.off += int64(d.size)
 	it.expect++
@@ -153,10 +154,9 @@ func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
 // durable: one whose batch started after the expected sequence, or one with
 // a sequence below it (see doc.go). It sets sp.later.
 func classify(b []byte, sp *spot) {
-	if sp.later >= 0 && sp.laterSq != 0 {
+	if sp.later >= 0 {
 		return
 	}
-	sp.later = -1
 	for p := sp.off; p+RecordHeaderLen <= int64(len(b)); p += recordAlign {
 		h := b[p : p+RecordHeaderLen]
 		if h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
