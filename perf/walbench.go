@@ -53,6 +53,10 @@ type WALBenchResult struct {
 	FloorFdatasyncP99Us       float64 `json:"floor_fdatasync_p99_us"`
 	FloorFdatasyncP999Us      float64 `json:"floor_fdatasync_p999_us"`
 	FloorBandwidthBytesPerSec float64 `json:"floor_bandwidth_bytes_per_sec"`
+	// The same with writes of MaxBatch bytes, each followed by fdatasync:
+	// what a group commit of that size can make durable at most.
+	FloorSyncedBatchBytes           int     `json:"floor_synced_batch_bytes"`
+	FloorSyncedBandwidthBytesPerSec float64 `json:"floor_synced_bandwidth_bytes_per_sec"`
 	// An ideal group commit on the floor's sync timeline, with records
 	// arriving at the paced rate (see idealGroupCommit).
 	FloorGroupCommitP50Us float64 `json:"floor_group_commit_p50_us"`
@@ -65,12 +69,14 @@ type WALBenchResult struct {
 	PayloadBytesPerSec    float64 `json:"payload_bytes_per_sec"`
 	BandwidthRatio        float64 `json:"bandwidth_ratio"`
 	PayloadBandwidthRatio float64 `json:"payload_bandwidth_ratio"`
-	AvgBatchRecords       float64 `json:"avg_batch_records"`
-	AvgBatchBytes         float64 `json:"avg_batch_bytes"`
-	SegmentSwitches       int     `json:"segment_switches"`
-	PacedTargetRate       int     `json:"paced_target_records_per_sec"`
-	PacedRecordsPerSec    float64 `json:"paced_records_per_sec"`
-	PacedAvgBatchRecords  float64 `json:"paced_avg_batch_records"`
+	// SyncedBandwidthRatio is bytes_per_sec / floor_synced_bandwidth_bytes_per_sec.
+	SyncedBandwidthRatio float64 `json:"synced_bandwidth_ratio"`
+	AvgBatchRecords      float64 `json:"avg_batch_records"`
+	AvgBatchBytes        float64 `json:"avg_batch_bytes"`
+	SegmentSwitches      int     `json:"segment_switches"`
+	PacedTargetRate      int     `json:"paced_target_records_per_sec"`
+	PacedRecordsPerSec   float64 `json:"paced_records_per_sec"`
+	PacedAvgBatchRecords float64 `json:"paced_avg_batch_records"`
 	// Commit: from Append to the writer publishing the durable sequence
 	// that covers the record (Options.OnDurable), paced producer.
 	CommitP50Us  float64 `json:"commit_p50_us"`
@@ -137,7 +143,11 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, cfg.PacedRate, res); err != nil {
 		return nil, fmt.Errorf("floor latency: %w", err)
 	}
-	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, res); err != nil {
+	maxBatch := cfg.Log.MaxBatch
+	if maxBatch == 0 {
+		maxBatch = 1 << 20
+	}
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, res); err != nil {
 		return nil, fmt.Errorf("floor bandwidth: %w", err)
 	}
 	opts := cfg.Log
@@ -150,6 +160,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	}
 	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
 	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
+	res.SyncedBandwidthRatio = res.BytesPerSec / res.FloorSyncedBandwidthBytesPerSec
 	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
 	res.CommitP99Ratio = res.CommitP99Us / res.FloorFdatasyncP99Us
 	if res.FloorGroupCommitP50Us > 0 {
@@ -251,29 +262,56 @@ func idealGroupCommit(ends []time.Duration, rate int, res *WALBenchResult) {
 	res.FloorGroupCommitP99Us = us(h.Quantile(0.99))
 }
 
-func floorBandwidth(path string, size int64, res *WALBenchResult) error {
+func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) error {
 	f, err := prewritten(path, size)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	buf := vfs.AlignedBuffer(1 << 20)
-	var rates []float64
-	for range 3 {
+	// pass writes the file with O_DIRECT writes of n bytes, with an
+	// fdatasync after each when synced (else one at the end), and returns
+	// the bytes per second.
+	pass := func(n int, synced bool) (float64, error) {
+		buf := vfs.AlignedBuffer(n)
 		t := time.Now()
-		for off := int64(0); off+int64(len(buf)) <= size; off += int64(len(buf)) {
+		written := int64(0)
+		for off := int64(0); off+int64(n) <= size; off += int64(n) {
 			if _, err := f.WriteAt(buf, off); err != nil {
-				return err
+				return 0, err
 			}
+			if synced {
+				if err := f.Datasync(); err != nil {
+					return 0, err
+				}
+			}
+			written += int64(n)
 		}
 		if err := f.Datasync(); err != nil {
-			return err
+			return 0, err
 		}
-		rates = append(rates, float64(size)/time.Since(t).Seconds())
+		return float64(written) / time.Since(t).Seconds(), nil
 	}
-	sort.Float64s(rates)
-	res.FloorBandwidthBytesPerSec = rates[1]
-	return nil
+	median := func(n int, synced bool) (float64, error) {
+		var rates []float64
+		for range 3 {
+			r, err := pass(n, synced)
+			if err != nil {
+				return 0, err
+			}
+			rates = append(rates, r)
+		}
+		sort.Float64s(rates)
+		return rates[1], nil
+	}
+	if res.FloorBandwidthBytesPerSec, err = median(1<<20, false); err != nil {
+		return err
+	}
+	// Blocks of the log's largest batch, each made durable before the next
+	// is written: the most a group commit of that size can do.
+	batch = (batch + vfs.DirectAlign - 1) / vfs.DirectAlign * vfs.DirectAlign
+	res.FloorSyncedBatchBytes = batch
+	res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true)
+	return err
 }
 
 func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
