@@ -76,8 +76,8 @@ func (d discardFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, 
 }
 
 func (discardFile) WriteAt(p []byte, off int64) (int, error) { return len(p), nil }
-func (discardFile) Datasync() error                         { return nil }
-func (discardFile) Sync() error                             { return nil }
+func (discardFile) Datasync() error                          { return nil }
+func (discardFile) Sync() error                              { return nil }
 
 // BenchmarkAppendCPU is Append with a disk that costs nothing: the ceiling
 // the log's own work puts on a single producer.
