@@ -203,12 +203,10 @@ func (l *Log) openTail() error {
 		return err
 	}
 	l.seg, l.segName = f, last.Name
+	// A segment cut short (not by this package: segments never change
+	// size) ends at its last whole block; the next record that does not fit
+	// starts a new segment.
 	segCap := int64(len(buf)) / int64(l.bs) * int64(l.bs)
-	if segCap != int64(len(buf)) {
-		// A segment cut short (not by this package: segments never change
-		// size). Let it end at its last whole block.
-		segCap = max(segCap, last.End/int64(l.bs)*int64(l.bs))
-	}
 	// Records a previous process wrote may still be only in the page cache
 	// (buffered mode, or a write whose fdatasync failed): make them durable
 	// before reporting them durable.
