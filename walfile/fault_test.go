@@ -117,7 +117,7 @@ func TestFaultInjectionEveryOp(t *testing.T) {
 			label := fmt.Sprintf("%v at op %d of %d", injected, i, n)
 			m := newMemFS(t)
 			ol := &opLog{fail: &vfs.FailAt{Ops: vfs.OpAll, N: i, Err: injected}, failed: map[string]bool{}}
-			acked, _ := faultWorkload(t, vfs.Inject(m, ol), label)
+			acked, _ := faultWorkload(t, vfs.Inject(m, vfs.InjectorFunc(ol.MaybeError)), label)
 			runs++
 			if ol.fail.Fired() {
 				fired++
