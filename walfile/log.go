@@ -341,7 +341,9 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	f.n += encodeRecord(f.buf[f.n:], seq, uint32(seq-f.first), typ, payload)
 	f.last = seq
 	l.next = seq + 1
-	if l.writerIdle {
+	if l.writerIdle && f.first == seq {
+		// The first record of a batch wakes the writer; it takes the
+		// records appended meanwhile with it.
 		l.work.Signal()
 	}
 	l.mu.Unlock()
