@@ -366,3 +366,46 @@ func TestConcurrentAppenders(t *testing.T) {
 		t.Fatalf("read %d records, want %d", n, writers*each)
 	}
 }
+
+func TestLiveReaderStopsAtDurable(t *testing.T) {
+	m := newMemFS(t)
+	l, err := Open(testDir, smallOpts(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	r, err := l.NewReader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("reader of an empty log: %v", err)
+	}
+	appendN(t, l, 10)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = l.NewReader(11); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("reader from the next sequence: %v", err)
+	}
+	if r, err = l.NewReader(3); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || rec.Seq != uint64(3+n) {
+			t.Fatalf("record %d: %v %v", n, rec.Seq, err)
+		}
+		n++
+	}
+	if n != 8 {
+		t.Fatalf("read %d records from 3 to 10", n)
+	}
+}

@@ -72,7 +72,9 @@ func (r *Reader) Next() (Record, error) {
 
 func (r *Reader) next() (Record, error) {
 	for {
-		if r.bounded && r.expect > r.limit {
+		if r.bounded && (r.expect > r.limit || r.limit < max(r.from, 1)) {
+			// Nothing at or after from is durable yet; bytes past the
+			// durable sequence may be a write in progress.
 			return Record{}, io.EOF
 		}
 		if r.i >= len(r.segs) {
