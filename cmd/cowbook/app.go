@@ -19,6 +19,7 @@ func newApp() *cli.App {
 			doctorCommand(),
 			snapshotCommand(),
 			genCommand(),
+			walCommand(),
 		},
 	}
 }

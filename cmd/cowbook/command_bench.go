@@ -13,6 +13,7 @@ func benchCommand() *cli.Command {
 			benchAllCommand(),
 			benchSnapshotFileCommand(),
 			benchEngineCommand(),
+			benchWALCommand(),
 		},
 	}
 }
