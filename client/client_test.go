@@ -443,6 +443,12 @@ func TestReconnectChaos(t *testing.T) {
 	const clients, perClient = 4, 400
 	e := start(t, gateway.Options{MaxOutstanding: 32}, gatewaytest.Options{Delay: 200 * time.Microsecond})
 	p := newProxy(t, e.addr)
+	// Dial every client before the cutting starts: the first handshake has
+	// nothing to reconnect to; what is under test is what happens after it.
+	conns := make([]*client.Client, clients+1)
+	for k := 1; k <= clients; k++ {
+		conns[k] = dial(t, p.l.Addr().String(), client.Options{ClientID: uint64(k), MaxOutstanding: 32, Reconnect: true, MaxReconnects: 1000})
+	}
 	stop := make(chan struct{})
 	cutterDone := make(chan int)
 	go func() {
@@ -461,7 +467,7 @@ func TestReconnectChaos(t *testing.T) {
 	var wg sync.WaitGroup
 	seqs := make(chan uint64, clients*perClient)
 	for k := 1; k <= clients; k++ {
-		c := dial(t, p.l.Addr().String(), client.Options{ClientID: uint64(k), MaxOutstanding: 32, Reconnect: true, MaxReconnects: 1000})
+		c := conns[k]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
