@@ -50,6 +50,7 @@ type Node struct {
 	stopReq chan struct{}
 	done    chan struct{} // closed when the engine goroutine returns
 	closeMu sync.Mutex
+	snapWG  sync.WaitGroup
 	errMu   sync.Mutex
 	err     error // fail-stop cause
 
@@ -176,6 +177,10 @@ func Open(dir string, opts Options) (*Node, error) {
 		}
 		if err := writeManifest(fs, dir, man); err != nil {
 			return nil, fmt.Errorf("node: writing manifest: %w", err)
+		}
+		// The directory itself may be new: make its entry durable too.
+		if err := fs.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("node: syncing the parent of %s: %w", dir, err)
 		}
 		opts.Logf("node: new data directory %s: %d symbols, %d orders", dir, len(man.Symbols), man.MaxOrders)
 	}
@@ -388,6 +393,9 @@ func (n *Node) closeParts() error {
 		}
 		n.log = nil
 	}
+	// A snapshot writer still running reads the snapshotter's buffer; the
+	// log is closed first so that its wait for durability returns.
+	n.snapWG.Wait()
 	if n.eng != nil {
 		n.eng.Close()
 		n.eng = nil

@@ -21,7 +21,8 @@ type Options struct {
 	// Zero fields: engine defaults, 1024 × 1024 idempotency table, and
 	// DemoSymbols.
 	Manifest Manifest
-	// Log configures the write-ahead log; its FS is replaced by FS.
+	// Log configures the write-ahead log. Its zero FS means FS (a
+	// different one is for negative-control tests only).
 	Log walfile.Options
 	// Snap configures snapshot reading and writing. Its zero FS means FS
 	// (a different one is for negative-control tests only).

@@ -296,7 +296,9 @@ func (n *Node) startSnapshot(ch chan error) {
 	n.snapBusy = true
 	n.lastSnap = seq
 	log, dir, keep, sopts, retain := n.log, n.snapDir(), n.opts.SnapshotsKept, n.snapOpts(), n.opts.RetainLog
+	n.snapWG.Add(1)
 	go func() {
+		defer n.snapWG.Done()
 		res := snapResult{seq: seq, pause: pause}
 		// Publish only once the log holds everything the snapshot does.
 		if res.err = log.WaitDurable(seq); res.err == nil {

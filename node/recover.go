@@ -39,7 +39,9 @@ func (n *Node) recover() error {
 
 	t := time.Now()
 	lopts := n.opts.Log
-	lopts.FS = n.opts.FS
+	if lopts.FS == nil {
+		lopts.FS = n.opts.FS
+	}
 	if n.opts.Placement.PinWriter && lopts.PinWriter == nil {
 		lopts.PinWriter = n.opts.Placement.PinWriterThread
 	}
