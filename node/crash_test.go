@@ -38,14 +38,23 @@ func runCrashModel(t *testing.T, seed int64, cycles int, cfg crashConfig) error 
 	for cycle := 0; ; cycle++ {
 		opts := testOptions(fs)
 		opts.Log.SegmentSize = 64 << 10
+		// Room for every client id of the run, and a small arena, so that
+		// snapshots are quick even under -race.
+		opts.Manifest.DedupeClients = 3*cycles + 8
 		opts.SnapshotEvery = uint64(50 + rng.Intn(200))
 		opts.RetainLog = cfg.retainLog
 		opts.NoFinalSnapshot = true
 		if cfg.logSkip != 0 {
 			opts.Log.FS = vfs.SkipSync(fs, cfg.logSkip)
 		}
+		runFor := time.Duration(5+rng.Intn(40)) * time.Millisecond
 		if cfg.snapSkip != 0 {
+			// Small segments, frequent snapshots and longer runs make sure
+			// a snapshot truncates the log before the cut, even under -race.
 			opts.Snap.FS = vfs.SkipSync(fs, cfg.snapSkip)
+			opts.Log.SegmentSize = 16 << 10
+			opts.SnapshotEvery = uint64(10 + rng.Intn(40))
+			runFor = time.Duration(50+rng.Intn(100)) * time.Millisecond
 		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -75,8 +84,8 @@ func runCrashModel(t *testing.T, seed int64, cycles int, cfg crashConfig) error 
 		}
 		o := &oracle{acked: acked}
 		stop := make(chan struct{})
-		wg := driveLoad(l.Addr().String(), uint64(cycle)*4, 3, seed*1000+int64(cycle)*10, o, stop)
-		time.Sleep(time.Duration(5+rng.Intn(40)) * time.Millisecond)
+		wg := driveLoad(l.Addr().String(), uint64(cycle)*3, 3, seed*1000+int64(cycle)*10, o, stop)
+		time.Sleep(runFor)
 		var co vfs.CrashOptions
 		if rng.Intn(2) == 0 {
 			co.Rand = rand.New(rand.NewSource(rng.Int63()))
