@@ -20,6 +20,11 @@ func newApp() *cli.App {
 			snapshotCommand(),
 			genCommand(),
 			walCommand(),
+			serveCommand(),
+			orderCommand(),
+			loadCommand(),
+			statusCommand(),
+			replayCommand(),
 		},
 	}
 }
