@@ -55,6 +55,11 @@ type Options struct {
 	// Placement pins the engine and log writer threads and pre-faults the
 	// arena.
 	Placement placement.Options
+	// Failpoint, when set, is called at named points of the pipeline and
+	// of snapshotting (see the Failpoint constants), on the goroutine that
+	// reaches them. It is for crash tests, which kill the process there;
+	// it must not call back into the node.
+	Failpoint func(point string)
 	// Logf receives one line per notable event (recovery phases, snapshots,
 	// failures). Zero: discarded.
 	Logf func(format string, args ...any)
@@ -68,6 +73,16 @@ const (
 	DefaultQueueLen         = 8192
 	DefaultDedupeClients    = 1024
 	DefaultDedupeWindow     = 1024
+)
+
+// Failpoints: where Options.Failpoint is called.
+const (
+	FailBeforeAppend     = "before-append"      // a command is about to be logged
+	FailAfterAppend      = "after-append"       // logged (written or queued), not yet known durable, not applied
+	FailBeforeAck        = "before-ack"         // durable, outcome about to be released
+	FailSnapshotCaptured = "snapshot-captured"  // arena captured, nothing written
+	FailSnapshotWritten  = "snapshot-published" // snapshot file published, log not truncated
+	FailSnapshotTruncate = "snapshot-truncated" // log truncated, old snapshots not yet removed
 )
 
 // DemoSymbols is the symbol set a new data directory gets when its

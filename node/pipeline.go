@@ -93,10 +93,16 @@ func (n *Node) sequence(r *request) bool {
 	}
 	cmd, _ := toCommand(&r.req) // Submit took only kinds it converts
 	n.buf = appendRecord(n.buf[:0], &cmd, r.req.ClientID, r.req.ReqID)
+	if fp := n.opts.Failpoint; fp != nil {
+		fp(FailBeforeAppend)
+	}
 	seq, err := n.log.Append(RecordCommand, n.buf)
 	if err != nil {
 		n.fail(fmt.Errorf("node: log append failed, stopping without acknowledging anything more: %w", err))
 		return false
+	}
+	if fp := n.opts.Failpoint; fp != nil {
+		fp(FailAfterAppend)
 	}
 	var tap int64
 	sampled := seq&sampleMask == 0
@@ -216,6 +222,9 @@ func (n *Node) release() {
 	var now int64
 	for n.ph < len(n.pending) && n.pending[n.ph].seq <= d {
 		p := &n.pending[n.ph]
+		if fp := n.opts.Failpoint; fp != nil {
+			fp(FailBeforeAck)
+		}
 		if p.sess != nil {
 			p.sess.Complete(p.reqID, p.out)
 		}
@@ -295,6 +304,11 @@ func (n *Node) startSnapshot(ch chan error) {
 	}
 	n.snapBusy = true
 	n.lastSnap = seq
+	fp := n.opts.Failpoint
+	if fp == nil {
+		fp = func(string) {}
+	}
+	fp(FailSnapshotCaptured)
 	log, dir, keep, sopts, retain := n.log, n.snapDir(), n.opts.SnapshotsKept, n.snapOpts(), n.opts.RetainLog
 	n.snapWG.Add(1)
 	go func() {
@@ -303,10 +317,12 @@ func (n *Node) startSnapshot(ch chan error) {
 		// Publish only once the log holds everything the snapshot does.
 		if res.err = log.WaitDurable(seq); res.err == nil {
 			if res.err = write(dir); res.err == nil {
+				fp(FailSnapshotWritten)
 				if !retain {
 					res.err = log.TruncateBefore(seq + 1)
 				}
 				if res.err == nil {
+					fp(FailSnapshotTruncate)
 					_, res.err = mmapsnap.Retain(dir, keep, sopts)
 				}
 			}
