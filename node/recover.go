@@ -24,10 +24,39 @@ func (n *Node) recover() error {
 	if err != nil {
 		return err
 	}
-	if err := n.loadSnapshot(cfg); err != nil {
-		return err
+	// Opening the log (scanning its tail, preparing the next segment) and
+	// loading the snapshot are independent: do them at once.
+	lopts := n.opts.Log
+	if lopts.FS == nil {
+		lopts.FS = n.opts.FS
 	}
+	if n.opts.Placement.PinWriter && lopts.PinWriter == nil {
+		lopts.PinWriter = n.opts.Placement.PinWriterThread
+	}
+	type opened struct {
+		log *walfile.Log
+		err error
+		ns  int64
+	}
+	logc := make(chan opened, 1)
+	go func() {
+		t := time.Now()
+		l, err := walfile.Open(filepath.Join(n.dir, "wal"), lopts)
+		logc <- opened{l, err, int64(time.Since(t))}
+	}()
+	serr := n.loadSnapshot(cfg)
 	rec.SnapLoadNs = int64(time.Since(start))
+	o := <-logc
+	n.log, rec.LogOpenNs = o.log, o.ns
+	if serr != nil {
+		return serr
+	}
+	if o.err != nil {
+		if errors.Is(o.err, walfile.ErrCorrupt) {
+			return fmt.Errorf("%w\nthe log is damaged before its end; a repair cuts it at the damage and loses every record after it:\n  cowbook wal repair --force --data %s", o.err, n.dir)
+		}
+		return o.err
+	}
 	if rec.Source == "snapshot" {
 		n.opts.Logf("node: recovery: loaded snapshot %s (seq %d) in %v", rec.SnapshotPath, rec.SnapshotSeq, time.Duration(rec.SnapLoadNs))
 	} else {
@@ -36,29 +65,12 @@ func (n *Node) recover() error {
 	for _, s := range rec.Skipped {
 		n.opts.Logf("node: recovery: skipped snapshot %s", s)
 	}
-
-	t := time.Now()
-	lopts := n.opts.Log
-	if lopts.FS == nil {
-		lopts.FS = n.opts.FS
-	}
-	if n.opts.Placement.PinWriter && lopts.PinWriter == nil {
-		lopts.PinWriter = n.opts.Placement.PinWriterThread
-	}
-	n.log, err = walfile.Open(filepath.Join(n.dir, "wal"), lopts)
-	if err != nil {
-		if errors.Is(err, walfile.ErrCorrupt) {
-			return fmt.Errorf("%w\nthe log is damaged before its end; a repair cuts it at the damage and loses every record after it:\n  cowbook wal repair --force --data %s", err, n.dir)
-		}
-		return err
-	}
 	if tt := n.log.Recovery().TornTail; tt != nil {
 		rec.TornTail = fmt.Sprintf("%+v", *tt)
 		n.opts.Logf("node: recovery: cut a torn log tail (%s; copy in %s)", rec.TornTail, n.log.Recovery().Broken)
 	}
-	rec.LogOpenNs = int64(time.Since(t))
 
-	t = time.Now()
+	t := time.Now()
 	if err := n.replay(); err != nil {
 		return err
 	}

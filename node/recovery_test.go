@@ -30,7 +30,15 @@ func fillNode(t *testing.T, fs *vfs.MemFS, opts Options, snapshots int) (uint64,
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(30 * time.Millisecond)
+	// Enough commands for several log segments, however slow the machine.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		o.mu.Lock()
+		k := len(o.acked)
+		o.mu.Unlock()
+		if k >= 500 {
+			break
+		}
+	}
 	close(stop)
 	wg.Wait()
 	var hash uint64

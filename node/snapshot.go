@@ -66,3 +66,5 @@ func (s *InProcess) Close() error {
 	s.buf = nil
 	return err
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cowbook/cowbook/client"
 	"github.com/cowbook/cowbook/gateway/wire"
+	"github.com/cowbook/cowbook/node"
 	"github.com/urfave/cli/v2"
 )
 
@@ -63,20 +64,7 @@ func runLoad(c *cli.Context) (loadJSON, error) {
 	opts := client.LoadOptions{
 		Conns: conns, Window: c.Int("window"), Rate: c.Int("rate"), Duration: c.Duration("duration"),
 		ClientIDBase: c.Uint64("client-base"),
-		// Each connection places non-crossing limit orders and cancels
-		// them again, so the book stays small however long the run.
-		Next: func(conn int, i uint64) client.Request {
-			id := base + uint64(conn)<<40 + i/2 + 1
-			if i%2 == 1 {
-				return client.Request{Kind: wire.TypeCancel, Symbol: sym, OrderID: id}
-			}
-			side, price := wire.Buy, mid-1-int64(i%16)
-			if conn%2 == 1 {
-				side, price = wire.Sell, mid+1+int64(i%16)
-			}
-			return client.Request{Kind: wire.TypeNewOrder, Symbol: sym, OrderID: id, Account: 1, Side: side,
-				Type: wire.Limit, TIF: wire.GTC, Price: price, Qty: 1}
-		},
+		Next:         node.LoadPattern(sym, mid, base),
 	}
 	res, err := client.Load(c.Context, c.String(addrFlag.Name), opts)
 	if err != nil {
