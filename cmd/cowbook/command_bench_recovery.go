@@ -17,10 +17,11 @@ func benchRecoveryCommand() *cli.Command {
 			&cli.IntFlag{Name: "tail", Value: 1_000_000, Usage: "commands logged after the snapshot"},
 			&cli.IntFlag{Name: "runs", Value: 3, Usage: "restarts timed (the median is reported)"},
 			&cli.BoolFlag{Name: "buffered", Usage: "log without O_DIRECT (tmpfs)"},
+			&cli.Int64Flag{Name: "segment-size", Usage: "log segment size in bytes (0: the log's default)"},
 		},
 		Action: func(c *cli.Context) error {
 			dir := c.String(dataFlag.Name)
-			res, err := node.BenchRecovery(dir, c.Int("orders"), c.Int("tail"), max(1, c.Int("runs")), walfile.Options{Buffered: c.Bool("buffered")})
+			res, err := node.BenchRecovery(dir, c.Int("orders"), c.Int("tail"), max(1, c.Int("runs")), walfile.Options{Buffered: c.Bool("buffered"), SegmentSize: c.Int64("segment-size")})
 			if err != nil {
 				return err
 			}
