@@ -135,7 +135,12 @@ func build(data string, man *Manifest, orders, tail int, logOpts walfile.Options
 		return 0, err
 	}
 	defer e.Close()
-	dd, err := gateway.InitDedupe(e.Aux(), man.DedupeClients, man.DedupeWindow)
+	dmem, omem := man.auxParts(e.Aux())
+	dd, err := gateway.InitDedupe(dmem, man.DedupeClients, man.DedupeWindow)
+	if err != nil {
+		return 0, err
+	}
+	ot, err := initOwners(omem, man.MaxOrders)
 	if err != nil {
 		return 0, err
 	}
@@ -161,6 +166,7 @@ func build(data string, man *Manifest, orders, tail int, logOpts walfile.Options
 		if events, err = e.Apply(seq, c, events[:0]); err != nil {
 			return err
 		}
+		ot.track(e, c, cid, events)
 		if cid != 0 {
 			out := gateway.Outcome{Seq: seq}
 			if len(events) > 0 && events[0].Kind == engine.EvRejected {

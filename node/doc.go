@@ -31,10 +31,13 @@
 // # Arena and idempotency
 //
 // The engine arena carries an auxiliary region (engine.Config.AuxBytes)
-// holding the gateway's idempotency table (gateway.Dedupe). The node
-// records every applied command in it, in sequence order, live and during
-// replay, so a snapshot plus the log rebuild it exactly and a request retried
-// after a restart gets its original outcome.
+// holding the gateway's idempotency table (gateway.Dedupe, first) and the
+// owner table (the client id of each resting order, see owners.go, from the
+// next 64-byte boundary). The node updates both for every applied command,
+// in sequence order, live and during replay, so a snapshot plus the log
+// rebuild them exactly: a request retried after a restart gets its original
+// outcome, and the owner of an order resting since before the restart still
+// gets its execution reports.
 //
 // # Pipeline
 //

@@ -26,7 +26,8 @@ var ErrManifest = errors.New("node: bad manifest")
 // Format (little-endian):
 //
 //	0   magic "CBMANIFS"
-//	8   version u32 (1)
+//	8   version u32 (2: the auxiliary region holds the idempotency table
+//	    and the owner table; 1 had no owner table)
 //	12  max orders u32 | 16 max symbols u32 | 20 max levels u32
 //	24  level capacity u64
 //	32  dedupe clients u32 | 36 dedupe window u32
@@ -45,6 +46,8 @@ type Manifest struct {
 
 const manifestMagic = "CBMANIFS"
 
+const manifestVersion = 2
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // engineConfig is the engine configuration the manifest describes; the
@@ -59,14 +62,25 @@ func (m *Manifest) engineConfig() (engine.Config, error) {
 		MaxSymbols:    m.MaxSymbols,
 		MaxLevels:     m.MaxLevels,
 		LevelCapacity: m.LevelCapacity,
-		AuxBytes:      size,
+		AuxBytes:      ownersOffset(size) + ownerTableSize(m.MaxOrders),
 	}, nil
+}
+
+// ownersOffset is where the owner table starts in the auxiliary region:
+// after the idempotency table of dedupeBytes, cache-line aligned.
+func ownersOffset(dedupeBytes int) int { return (dedupeBytes + 63) &^ 63 }
+
+// auxParts splits the auxiliary region into the idempotency table and the
+// owner table.
+func (m *Manifest) auxParts(aux []byte) (dedupe, owners []byte) {
+	size := gateway.DedupeSize(m.DedupeClients, m.DedupeWindow)
+	return aux[:size:size], aux[ownersOffset(size):]
 }
 
 func (m *Manifest) marshal() []byte {
 	b := make([]byte, 0, 48+32*len(m.Symbols))
 	b = append(b, manifestMagic...)
-	b = binary.LittleEndian.AppendUint32(b, 1)
+	b = binary.LittleEndian.AppendUint32(b, manifestVersion)
 	b = binary.LittleEndian.AppendUint32(b, uint32(m.MaxOrders))
 	b = binary.LittleEndian.AppendUint32(b, uint32(m.MaxSymbols))
 	b = binary.LittleEndian.AppendUint32(b, uint32(m.MaxLevels))
@@ -91,8 +105,8 @@ func unmarshalManifest(b []byte) (*Manifest, error) {
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrManifest)
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != 1 {
-		return nil, fmt.Errorf("%w: version %d", ErrManifest, v)
+	if v := binary.LittleEndian.Uint32(b[8:]); v != manifestVersion {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d (the arena layout differs: start from an empty data directory)", ErrManifest, v, manifestVersion)
 	}
 	m := &Manifest{
 		MaxOrders:     int(binary.LittleEndian.Uint32(b[12:])),

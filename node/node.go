@@ -69,7 +69,7 @@ type Node struct {
 	// Owned by the engine goroutine.
 	buf      []byte
 	events   []engine.Event
-	owners   map[ownerKey]uint64
+	ot       *ownerTable
 	pending  []pendingOutcome
 	ph       int
 	reports  []pendingReport
@@ -85,11 +85,6 @@ type request struct {
 	sess *gateway.Session
 	req  gateway.Request
 	t0   int64 // ns since epoch when Submit took it
-}
-
-type ownerKey struct {
-	sym engine.Symbol
-	id  engine.OrderID
 }
 
 type pendingOutcome struct {
@@ -147,7 +142,6 @@ func Open(dir string, opts Options) (*Node, error) {
 		stopReq: make(chan struct{}),
 		done:    make(chan struct{}),
 		snapRes: make(chan snapResult, 1),
-		owners:  make(map[ownerKey]uint64),
 		events:  make([]engine.Event, 0, 1024),
 		lat:     newLatency(),
 		epoch:   time.Now(),

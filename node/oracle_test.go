@@ -83,7 +83,12 @@ func checkFullReplay(fs vfs.FS, dir string, acked []ackRecord, want uint64) erro
 		return err
 	}
 	defer e.Close()
-	d, err := gateway.InitDedupe(e.Aux(), man.DedupeClients, man.DedupeWindow)
+	dmem, omem := man.auxParts(e.Aux())
+	d, err := gateway.InitDedupe(dmem, man.DedupeClients, man.DedupeWindow)
+	if err != nil {
+		return err
+	}
+	ot, err := initOwners(omem, man.MaxOrders)
 	if err != nil {
 		return err
 	}
@@ -114,6 +119,7 @@ func checkFullReplay(fs vfs.FS, dir string, acked []ackRecord, want uint64) erro
 		if events, err = e.Apply(rec.Seq, &cmd, events[:0]); err != nil {
 			return err
 		}
+		ot.track(e, &cmd, cid, events)
 		out := gateway.Outcome{Seq: rec.Seq}
 		if len(events) > 0 && events[0].Kind == engine.EvRejected {
 			out.Reason = wireReason(events[0].Reason)

@@ -124,7 +124,7 @@ func (n *Node) sequence(r *request) bool {
 	}
 	n.seq.Store(seq)
 	nrep := n.queueReports(seq, r.req.ClientID)
-	n.trackOwners(&cmd, r.req.ClientID)
+	n.ot.track(n.eng, &cmd, r.req.ClientID, n.events)
 	n.pending = append(n.pending, pendingOutcome{seq: seq, sess: r.sess, reqID: r.req.ReqID, out: out, nrep: nrep, t0: r.t0, tap: tap})
 	return true
 }
@@ -149,31 +149,6 @@ func (n *Node) apply(seq uint64, cmd *engine.Command, cid, reqID uint64) (gatewa
 	return out, nil
 }
 
-// trackOwners keeps the client id of each resting order, to route the
-// execution reports of makers.
-func (n *Node) trackOwners(cmd *engine.Command, cid uint64) {
-	for i := range n.events {
-		ev := &n.events[i]
-		switch ev.Kind {
-		case engine.EvAccepted:
-			if ev.ID != 0 && cid != 0 {
-				n.owners[ownerKey{ev.Symbol, ev.ID}] = cid
-			}
-		case engine.EvTrade:
-			if _, live := n.eng.Order(ev.Symbol, ev.Maker); !live {
-				delete(n.owners, ownerKey{ev.Symbol, ev.Maker})
-			}
-		case engine.EvCancelled:
-			delete(n.owners, ownerKey{ev.Symbol, ev.ID})
-		}
-	}
-	if cmd.Kind == engine.CmdNew && len(n.events) > 1 {
-		if _, live := n.eng.Order(cmd.Symbol, cmd.ID); !live {
-			delete(n.owners, ownerKey{cmd.Symbol, cmd.ID})
-		}
-	}
-}
-
 // queueReports turns the events in n.events into execution reports for
 // the clients involved and returns how many it queued. It runs before
 // trackOwners forgets the orders that left the book.
@@ -193,7 +168,7 @@ func (n *Node) queueReports(seq uint64, cid uint64) int {
 		case engine.EvTrade:
 			r := gateway.Report{Type: wire.TypeTrade, Seq: seq, OrderID: uint64(ev.Maker), TakerOrderID: uint64(ev.ID),
 				Price: int64(ev.Price), Qty: int64(ev.Qty), Symbol: sym, TakerSide: wire.Side(ev.Side)}
-			add(n.owners[ownerKey{ev.Symbol, ev.Maker}], r)
+			add(n.ot.get(ev.Symbol, ev.Maker), r)
 			add(cid, r)
 		case engine.EvCancelled:
 			add(n.ownerOr(ev.Symbol, ev.ID, cid), gateway.Report{Type: wire.TypeCancelled, Seq: seq, OrderID: uint64(ev.ID),
@@ -207,8 +182,7 @@ func (n *Node) queueReports(seq uint64, cid uint64) int {
 }
 
 func (n *Node) ownerOr(sym engine.Symbol, id engine.OrderID, cid uint64) uint64 {
-	k := ownerKey{sym, id}
-	if c, ok := n.owners[k]; ok {
+	if c := n.ot.get(sym, id); c != 0 {
 		return c
 	}
 	return cid

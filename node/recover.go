@@ -127,11 +127,15 @@ func (n *Node) loadSnapshot(cfg engine.Config) error {
 			aerr = fmt.Errorf("arena at seq %d, file name says %d", eng.LastSeq(), info.Seq)
 		}
 		var dd *gateway.Dedupe
+		var ot *ownerTable
 		if aerr == nil {
-			dd, aerr = gateway.OpenDedupe(eng.Aux())
+			dmem, omem := n.man.auxParts(eng.Aux())
+			if dd, aerr = gateway.OpenDedupe(dmem); aerr == nil {
+				ot, aerr = openOwners(omem)
+			}
 		}
 		if aerr == nil {
-			n.eng, n.arena, n.dd = eng, mem, dd
+			n.eng, n.arena, n.dd, n.ot = eng, mem, dd, ot
 			rec.Source, rec.SnapshotSeq, rec.SnapshotPath = "snapshot", info.Seq, info.Path
 			return nil
 		}
@@ -147,12 +151,18 @@ func (n *Node) loadSnapshot(cfg engine.Config) error {
 	if err != nil {
 		return err
 	}
-	dd, err := gateway.InitDedupe(eng.Aux(), n.man.DedupeClients, n.man.DedupeWindow)
+	dmem, omem := n.man.auxParts(eng.Aux())
+	dd, err := gateway.InitDedupe(dmem, n.man.DedupeClients, n.man.DedupeWindow)
 	if err != nil {
 		eng.Close()
 		return err
 	}
-	n.eng, n.dd = eng, dd
+	ot, err := initOwners(omem, n.man.MaxOrders)
+	if err != nil {
+		eng.Close()
+		return err
+	}
+	n.eng, n.dd, n.ot = eng, dd, ot
 	rec.Source = "genesis"
 	return nil
 }
@@ -199,7 +209,7 @@ func (n *Node) replay() error {
 		if _, err := n.apply(rec.Seq, &cmd, cid, reqID); err != nil {
 			return err
 		}
-		n.trackOwners(&cmd, cid)
+		n.ot.track(n.eng, &cmd, cid, n.events)
 		n.recovery.Replayed++
 	}
 	if got := n.eng.LastSeq(); got != next-1 {

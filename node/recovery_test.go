@@ -41,6 +41,15 @@ func fillNode(t *testing.T, fs *vfs.MemFS, opts Options, snapshots int) (uint64,
 	}
 	close(stop)
 	wg.Wait()
+	// Requests already taken from the gateway may still be queued: wait
+	// until the sequence settles before taking the hash.
+	for last := uint64(0); ; time.Sleep(50 * time.Millisecond) {
+		st := n.Status()
+		if st.Seq == last && st.DurableSeq == st.Seq {
+			break
+		}
+		last = st.Seq
+	}
 	var hash uint64
 	n.Query(context.Background(), func(e *engine.Engine, _ *gateway.Dedupe) { hash = e.Checksum() })
 	if err := n.Close(); err != nil {
