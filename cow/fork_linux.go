@@ -160,7 +160,11 @@ func streamChild(a *forkArgs) {
 	if !spliceAll(a, a.arena, a.size) {
 		childExit(exitArena)
 	}
-	childExit(0)
+	// Spelled out rather than childExit(0) so that the compiler, and the
+	// objdump test, can see this function has no return.
+	for {
+		syscall.RawSyscall6(syscall.SYS_EXIT_GROUP, 0, 0, 0, 0, 0, 0)
+	}
 }
 
 // spliceAll vmsplices n bytes at p into the pipe, looping on partial

@@ -30,7 +30,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHelper) != "" {
 		os.Exit(testHelperMain())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if testExeDir != "" {
+		os.RemoveAll(testExeDir)
+	}
+	os.Exit(code)
 }
 
 // testHelperMain runs the helper with a raw file sink and, by envFault, one
