@@ -76,8 +76,10 @@ func TestSnapshotRefusesWhileInFlight(t *testing.T) {
 // snapshot byte for byte against the arena as it was at its fork.
 func TestStress(t *testing.T) {
 	n := *stressSnapshots
-	if testing.Short() {
-		n = 50
+	if testing.Short() || raceEnabled {
+		// The race detector slows the mutator and the checks tenfold; the
+		// full count runs without it (make test runs both).
+		n = min(n, 50)
 	}
 	for _, procs := range []int{1, 2} {
 		t.Run("GOMAXPROCS="+string(rune('0'+procs)), func(t *testing.T) {

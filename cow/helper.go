@@ -50,6 +50,15 @@ func ServeHelper(sink Sink) error {
 }
 
 func serveHelper(ctrl, statusFd int, sink Sink) error {
+	// Refuse to run on whatever happens to be at fds 3 and 4 when started
+	// by hand.
+	if typ, err := unix.GetsockoptInt(ctrl, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_SEQPACKET {
+		return fmt.Errorf("%w: fd %d is not the node's control socket (the helper is started by the node)", ErrProtocol, ctrl)
+	}
+	var fst unix.Stat_t
+	if err := unix.Fstat(statusFd, &fst); err != nil || fst.Size != statusPageSize {
+		return fmt.Errorf("%w: fd %d is not the node's status page", ErrProtocol, statusFd)
+	}
 	st, err := mapStatus(statusFd)
 	if err != nil {
 		return err

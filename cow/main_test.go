@@ -50,7 +50,7 @@ func testHelperMain() int {
 	if fault == "enospc-once" {
 		fs = vfs.Inject(vfs.OS, &vfs.FailAt{Ops: vfs.OpWrite, N: 2, Err: vfs.ErrNoSpace})
 	}
-	sink := RawFileSink(fs, dir)
+	sink := RawFileSink(fs, dir, 0)
 	calls := 0
 	wrapped := func(m Meta, r io.Reader) (Published, error) {
 		calls++

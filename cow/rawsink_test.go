@@ -26,7 +26,7 @@ func TestRawFileSinkDurable(t *testing.T) {
 		if skip {
 			fs = vfs.SkipSync(mem, vfs.OpSync|vfs.OpSyncDir)
 		}
-		pub, err := RawFileSink(fs, "/snap")(Meta{Seq: 5, ArenaSize: int64(len(arena))}, bytes.NewReader(arena))
+		pub, err := RawFileSink(fs, "/snap", 0)(Meta{Seq: 5, ArenaSize: int64(len(arena))}, bytes.NewReader(arena))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,11 +42,26 @@ func TestRawFileSinkDurable(t *testing.T) {
 func TestRawFileSinkShortStream(t *testing.T) {
 	mem := vfs.NewMemFS()
 	_ = mem.MkdirAll("/snap", 0o755)
-	_, err := RawFileSink(mem, "/snap")(Meta{Seq: 1, ArenaSize: 100}, io.LimitReader(bytes.NewReader(make([]byte, 100)), 60))
+	_, err := RawFileSink(mem, "/snap", 0)(Meta{Seq: 1, ArenaSize: 100}, io.LimitReader(bytes.NewReader(make([]byte, 100)), 60))
 	if err == nil {
 		t.Fatal("short stream published")
 	}
 	if names, _ := mem.ReadDir("/snap"); len(names) != 0 {
 		t.Fatalf("left %v behind", names)
+	}
+}
+
+func TestRawFileSinkKeepsNewest(t *testing.T) {
+	mem := vfs.NewMemFS()
+	_ = mem.MkdirAll("/snap", 0o755)
+	sink := RawFileSink(mem, "/snap", 2)
+	for seq := uint64(1); seq <= 4; seq++ {
+		if _, err := sink(Meta{Seq: seq, ArenaSize: 10}, bytes.NewReader(make([]byte, 10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, _ := mem.ReadDir("/snap")
+	if len(names) != 2 || names[0] != "raw-00000000000000000003.arena" || names[1] != "raw-00000000000000000004.arena" {
+		t.Fatalf("kept %v", names)
 	}
 }

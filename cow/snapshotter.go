@@ -123,6 +123,8 @@ type Ticket struct {
 	Mode Mode
 	// Pause is how long Snapshot held the engine thread.
 	Pause time.Duration
+	// Clone is the part of Pause spent in the clone system call itself.
+	Clone time.Duration
 	// ChildPid is the forked child's pid (fork mode), for diagnostics.
 	ChildPid int
 }
@@ -303,7 +305,9 @@ func (s *Snapshotter) fork(j *job, m Meta) error {
 	s.args.prepare(p[1], os.Getpid(), &s.hdr, j.arena)
 
 	runtime.LockOSThread() // the child's PDEATHSIG watches this thread
+	t0 := time.Now()
 	pid, pidfd, errno := forkStream(&s.args)
+	j.t.Clone = time.Since(t0)
 	runtime.UnlockOSThread()
 
 	unix.Close(p[1])

@@ -6,10 +6,11 @@ import "github.com/urfave/cli/v2"
 // command_bench_<name>.go and takes --json.
 func benchCommand() *cli.Command {
 	return &cli.Command{
-		Name:        "bench",
-		Usage:       "measure the engine, the log, snapshots and recovery against floors measured in the same run",
+		Name:  "bench",
+		Usage: "measure the engine, the log, snapshots and recovery against floors measured in the same run",
 		Subcommands: []*cli.Command{
 			// One entry per command_bench_<name>.go.
+			benchSnapshotCommand(),
 		},
 	}
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/cowbook/cowbook/cow"
+	"github.com/cowbook/cowbook/perf"
+	"github.com/urfave/cli/v2"
+)
+
+func benchSnapshotCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "snapshot",
+		Usage: "fork pause, stop-the-world pause, snapshot time and copy-on-write cost of arena snapshots",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "orders", Value: 1_000_000, Usage: "size the arena like `N` resting orders"},
+			&cli.IntFlag{Name: "bytes-per-order", Value: 128, Usage: "arena `BYTES` per resting order"},
+			&cli.IntFlag{Name: "snapshots", Value: 20, Usage: "snapshots per phase (at least 20)"},
+			&cli.StringFlag{Name: "dir", Usage: "snapshot `DIR` (default: a temporary directory, removed)"},
+			jsonFlag,
+		},
+		Action: func(c *cli.Context) error {
+			dir := c.String("dir")
+			if dir == "" {
+				d, err := os.MkdirTemp("", "cowbook-bench-snapshot")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(d)
+				dir = d
+			} else if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			o := perf.SnapBenchOptions{
+				Orders:        c.Int("orders"),
+				BytesPerOrder: c.Int("bytes-per-order"),
+				Snapshots:     c.Int("snapshots"),
+				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2)},
+			}
+			if !c.Bool("json") {
+				o.Log = func(format string, args ...any) { fmt.Fprintf(c.App.Writer, format+"\n", args...) }
+			}
+			res, err := perf.SnapBench(o)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return writeJSON(c.App.Writer, res)
+			}
+			fmt.Fprintf(c.App.Writer, "arena %d MiB (%d orders): fork pause p50 %.0f µs p99 %.0f µs max %.0f µs; stw p50 %.0f µs; ratio %.0fx; throughput during/idle %.2f\n",
+				res.ArenaBytes>>20, res.Orders, res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.StwPauseP50Us, res.PauseRatio, res.ThroughputRatio)
+			return nil
+		},
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
