@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 //	enospc-once   the first snapshot's third write fails with ENOSPC
 //	close-once    the first snapshot's sink reads half the arena, then fails (the pipe closes early)
 //	slow          reads of snapshot seq 1 sleep (≈ 1 s per 8 MiB), so a test can act mid-stream
+//	discard       the sink checksums and discards the arena (no file, no fsync): for counting runs
 func testHelperMain() int {
 	dir := os.Getenv(envDir)
 	fs := vfs.OS
@@ -62,6 +63,9 @@ func testHelperMain() int {
 			return Published{}, errors.New("injected: sink gave up half way")
 		case fault == "slow" && m.Seq == 1:
 			r = slowReader{r}
+		case fault == "discard":
+			n, err := io.Copy(io.Discard, r)
+			return Published{FileBytes: n}, err
 		}
 		return sink(m, r)
 	}

@@ -70,6 +70,11 @@ func checkHeader(b []byte, req request) error {
 	if got, want := binary.LittleEndian.Uint32(b[60:]), crc32.Checksum(b[:60], castagnoli); got != want {
 		return fmt.Errorf("%w: header checksum %08x, want %08x", ErrProtocol, got, want)
 	}
+	for _, c := range b[36:60] {
+		if c != 0 {
+			return fmt.Errorf("%w: reserved header bytes are not zero", ErrProtocol)
+		}
+	}
 	id := binary.LittleEndian.Uint64(b[8:])
 	seq := binary.LittleEndian.Uint64(b[16:])
 	size := int64(binary.LittleEndian.Uint64(b[24:]))
