@@ -59,6 +59,9 @@ func TestSnapshotRefusesWhileInFlight(t *testing.T) {
 	if _, err := s.Snapshot(nil, Meta{}); !errors.Is(err, ErrEmptyArena) {
 		t.Fatalf("empty arena: %v", err)
 	}
+	if _, err := s.Snapshot(arena[1:], Meta{}); !errors.Is(err, ErrUnaligned) {
+		t.Fatalf("unaligned arena: %v", err)
+	}
 	if _, err := s.Snapshot(arena, Meta{Seq: 3}); err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func sendMsg(sock int, v any, fd int) error {
 		oob = unix.UnixRights(fd)
 	}
 	for {
-		err = unix.Sendmsg(sock, b, oob, nil, 0)
+		err = unix.Sendmsg(sock, b, oob, nil, unix.MSG_NOSIGNAL) // EPIPE, not SIGPIPE, when the peer is gone
 		if err != unix.EINTR {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,9 @@ var (
 	ErrClosed = errors.New("cow: snapshotter closed")
 	// ErrEmptyArena is returned by Snapshot for an empty arena.
 	ErrEmptyArena = errors.New("cow: empty arena")
+	// ErrUnaligned is returned by Snapshot for an arena that does not start
+	// on a page boundary (it must be an mmap, as the engine's is).
+	ErrUnaligned = errors.New("cow: arena is not page-aligned")
 )
 
 // Mode selects how the arena is frozen.
@@ -95,6 +99,11 @@ type Options struct {
 	RestoreHugePages bool
 	// PipeSize is the data pipe's capacity; zero means 1 MiB.
 	PipeSize int
+	// BackgroundNice is the nice value of the helper process and of the
+	// thread restoring huge pages, so that on a busy box the engine thread
+	// wins the CPU from them; zero means 10, -1 leaves them at the node's
+	// priority.
+	BackgroundNice int
 	// ArenaSize, in stop-the-world mode, pre-faults the copy buffer at
 	// Start instead of at the first snapshot.
 	ArenaSize int
@@ -113,6 +122,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.PipeSize <= 0 {
 		o.PipeSize = 1 << 20
+	}
+	if o.BackgroundNice == 0 {
+		o.BackgroundNice = 10
 	}
 }
 
@@ -191,6 +203,10 @@ type Snapshotter struct {
 	statusFd int
 	status   *statusPage
 
+	// Huge-page restoration runs on its own niced thread.
+	collapseReq chan []byte
+	collapseRes chan error
+
 	// Owned by the supervisor goroutine.
 	helper   *helperProc
 	backoff  time.Duration
@@ -209,6 +225,9 @@ func Start(opts Options) (*Snapshotter, error) {
 		results: make(chan Result, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+
+		collapseReq: make(chan []byte),
+		collapseRes: make(chan error),
 	}
 	fd, err := newStatusMemfd()
 	if err != nil {
@@ -230,6 +249,7 @@ func Start(opts Options) (*Snapshotter, error) {
 		return nil, err
 	}
 	go s.supervise()
+	go s.collapser()
 	return s, nil
 }
 
@@ -251,7 +271,8 @@ func (s *Snapshotter) Ready() bool { return s.helperUp.Load() }
 // child is forked (or, in stop-the-world mode, the arena copied), with the
 // pause it cost. The outcome arrives on Results. The arena must stay mapped
 // until then. Call it from the goroutine that owns the arena, with the arena
-// quiescent (not being written) for the duration of the call.
+// quiescent (not being written) for the duration of the call. The arena
+// must start on a page boundary.
 func (s *Snapshotter) Snapshot(arena []byte, m Meta) (Ticket, error) {
 	t0 := time.Now()
 	if s.closed.Load() {
@@ -259,6 +280,9 @@ func (s *Snapshotter) Snapshot(arena []byte, m Meta) (Ticket, error) {
 	}
 	if len(arena) == 0 {
 		return Ticket{}, ErrEmptyArena
+	}
+	if arenaAddr(arena)%uintptr(os.Getpagesize()) != 0 {
+		return Ticket{}, ErrUnaligned
 	}
 	if !s.helperUp.Load() {
 		return Ticket{}, ErrHelperDown
@@ -383,6 +407,7 @@ func (s *Snapshotter) supervise() {
 			default:
 			}
 			s.stopHelper()
+			close(s.collapseReq)
 			return
 		}
 		if s.helper == nil && retry == nil {
@@ -427,13 +452,18 @@ func (s *Snapshotter) startHelper() error {
 	cmd.ExtraFiles = []*os.File{ctrlFile, statusFile} // fds 3 and 4
 	// The helper dies with the node; it also exits when the control socket
 	// reaches EOF, which covers the thread-exit caveat of Pdeathsig.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Its own process group keeps a terminal's Ctrl-C away from it: the node
+	// catches SIGINT to take its shutdown snapshot, which needs the helper.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	err = cmd.Start()
 	ctrlFile.Close()
 	statusFile.Close()
 	if err != nil {
 		unix.Close(sp[0])
 		return fmt.Errorf("cow: start helper %s: %w", s.opts.HelperPath, err)
+	}
+	if s.opts.BackgroundNice > 0 {
+		renice(cmd.Process.Pid, s.opts.BackgroundNice)
 	}
 	h := &helperProc{cmd: cmd, ctrl: sp[0], exited: make(chan struct{})}
 	go func() {
@@ -492,7 +522,8 @@ func (s *Snapshotter) runJob(j job) Result {
 	res.Elapsed = time.Since(j.start)
 	if j.t.Mode == ModeFork && s.opts.RestoreHugePages {
 		t0 := time.Now()
-		res.CollapseErr = collapse(j.arena)
+		s.collapseReq <- j.arena
+		res.CollapseErr = <-s.collapseRes
 		res.Collapse = time.Since(t0)
 	}
 	if res.Err != nil {
@@ -727,9 +758,38 @@ func (b *memfdBuf) release() {
 	unix.Close(b.fd)
 }
 
+// collapser serves huge-page restoration on a thread of its own, niced to
+// Options.BackgroundNice. It keeps the thread locked until it exits, so the
+// runtime destroys the thread rather than hand its lowered priority to other
+// goroutines.
+func (s *Snapshotter) collapser() {
+	runtime.LockOSThread()
+	if s.opts.BackgroundNice > 0 {
+		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), s.opts.BackgroundNice) // per thread on Linux
+	}
+	for arena := range s.collapseReq {
+		s.collapseRes <- collapse(arena)
+	}
+}
+
+// renice lowers the priority of every thread of process pid (nice values
+// are per thread on Linux; threads created later inherit their creator's).
+// Twice, to catch threads the runtime was starting during the first pass.
+func renice(pid, nice int) {
+	for range 2 {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, t := range tasks {
+			if tid, err := strconv.Atoi(t.Name()); err == nil {
+				_ = unix.Setpriority(unix.PRIO_PROCESS, tid, nice)
+			}
+		}
+	}
+}
+
 // collapse asks the kernel to rebuild the arena's huge pages. It is
-// synchronous (hundreds of ms per GiB), which is why it runs on the
-// supervisor goroutine and never on the engine's.
+// synchronous (hundreds of ms per GiB) and holds the address space's lock
+// while it copies each huge page, which is why it never runs on the engine
+// thread.
 func collapse(arena []byte) error {
 	if err := unix.Madvise(arena, unix.MADV_COLLAPSE); err != nil {
 		return fmt.Errorf("cow: madvise(MADV_COLLAPSE): %w", err)

@@ -60,6 +60,8 @@ type SnapBenchResult struct {
 	// The mutator standing in for the engine thread.
 	EngineOpsPerSecDuringSnapshot float64 `json:"engine_ops_per_sec_during_snapshot"`
 	EngineOpsPerSecIdle           float64 `json:"engine_ops_per_sec_idle"`
+	EngineOpsPerSecWhileWriting   float64 `json:"engine_ops_per_sec_while_writing"`
+	EngineOpsPerSecNoRestore      float64 `json:"engine_ops_per_sec_during_snapshot_no_restore"`
 	ThroughputRatio               float64 `json:"throughput_ratio"`
 
 	// Huge pages: the first fork of an intact THP arena, then forks right
@@ -118,8 +120,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 
 	m := newMutator(arena)
 	defer m.stop()
-	res.EngineOpsPerSecIdle = m.idleRate(time.Second)
-	o.Log("idle mutator: %.2fM ops/s; memcpy floor %.1f GB/s; THP %d MiB of %d", res.EngineOpsPerSecIdle/1e6, res.MemcpyGBPerSec, res.AnonHugeBytesFresh>>20, size>>20)
+	o.Log("idle mutator: %.2fM ops/s; memcpy floor %.1f GB/s; THP %d MiB of %d", m.idleRate(time.Second)/1e6, res.MemcpyGBPerSec, res.AnonHugeBytesFresh>>20, size>>20)
 
 	// Phase 1: no restoration. The first fork sees intact huge pages.
 	p1, err := m.phase(o, cow.ModeFork, false)
@@ -151,9 +152,14 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.FileBytes = p2.fileBytes
 	res.CowExtraBytes = p2.extraBytes
 	res.EngineOpsPerSecDuringSnapshot = p2.opsDuring
+	res.EngineOpsPerSecIdle = p2.opsIdle
+	res.EngineOpsPerSecWhileWriting = p2.opsWriting
+	res.EngineOpsPerSecNoRestore = p1.opsDuring
 	res.AnonHugeBytesAfterRestore = anonHugeBytes()
-	o.Log("fork, restore: pause p50 %.0f µs p99 %.0f µs max %.0f µs; snapshot %.0f ms; collapse %.0f ms; extra %d MiB; THP %d MiB",
-		res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.SnapshotMs, res.CollapseMs, res.CowExtraBytes>>20, res.AnonHugeBytesAfterRestore>>20)
+	o.Log("fork, restore: pause p50 %.0f µs p99 %.0f µs max %.0f µs; snapshot %.0f ms; collapse %.0f ms; extra %d MiB; THP %d MiB; mutator %.2fM ops/s during, %.2fM idle",
+		res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.SnapshotMs, res.CollapseMs, res.CowExtraBytes>>20, res.AnonHugeBytesAfterRestore>>20,
+		res.EngineOpsPerSecDuringSnapshot/1e6, res.EngineOpsPerSecIdle/1e6)
+	o.Log("mutator while the helper writes (before collapse): %.2fM ops/s; whole snapshot without restore: %.2fM ops/s", res.EngineOpsPerSecWhileWriting/1e6, res.EngineOpsPerSecNoRestore/1e6)
 
 	p3, err := m.phase(o, cow.ModeStopTheWorld, false)
 	if err != nil {
@@ -241,8 +247,12 @@ func (m *mutator) idleRate(d time.Duration) float64 {
 type phaseResult struct {
 	pauses, elapsed, collapse []time.Duration
 	fileBytes, extraBytes     int64
-	opsDuring                 float64
+	opsDuring, opsIdle        float64
+	opsWriting                float64 // from the fork until the helper published, before any collapse
 }
+
+// idleWindow is how long the mutator runs alone after each snapshot.
+const idleWindow = 100 * time.Millisecond
 
 // phase takes o.Snapshots snapshots back to back with a fresh Snapshotter.
 func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phaseResult, error) {
@@ -261,8 +271,8 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 		time.Sleep(time.Millisecond)
 	}
 	pr := &phaseResult{}
-	var during time.Duration
-	var opsDuring int64
+	var during, idle, writing time.Duration
+	var opsDuring, opsIdle, opsWriting int64
 	for i := range o.Snapshots {
 		pssBefore := pss(os.Getpid())
 		var tk cow.Ticket
@@ -277,12 +287,17 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 		// and the child's proportional set sizes.
 		var peak int64
 		var r cow.Result
+		var tWritten time.Time // when the helper reported the file published
+		var nWritten int64
 	wait:
 		for {
 			select {
 			case r = <-s.Results():
 				break wait
-			case <-time.After(5 * time.Millisecond):
+			case <-time.After(2 * time.Millisecond):
+				if p := s.Progress(); tWritten.IsZero() && p.ID == tk.ID && p.State != cow.StateReceiving {
+					tWritten, nWritten = time.Now(), m.ops.Load()
+				}
 				if tk.ChildPid != 0 {
 					if v := pss(os.Getpid()) + pss(tk.ChildPid) - pssBefore; v > peak {
 						peak = v
@@ -290,8 +305,18 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 				}
 			}
 		}
+		if tWritten.IsZero() {
+			tWritten, nWritten = time.Now(), m.ops.Load()
+		}
+		writing += tWritten.Sub(t0)
+		opsWriting += nWritten - n0
 		during += time.Since(t0) // collapse included: the mutator runs during it too
 		opsDuring += m.ops.Load() - n0
+		// An idle window after each snapshot: on a shared machine the load
+		// drifts, so the idle rate is sampled interleaved with the
+		// snapshots it is compared with.
+		idle += idleWindow
+		opsIdle += int64(m.idleRate(idleWindow) * idleWindow.Seconds())
 		if r.Err != nil {
 			return nil, r.Err
 		}
@@ -306,6 +331,12 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 	}
 	if during > 0 {
 		pr.opsDuring = float64(opsDuring) / during.Seconds()
+	}
+	if idle > 0 {
+		pr.opsIdle = float64(opsIdle) / idle.Seconds()
+	}
+	if writing > 0 {
+		pr.opsWriting = float64(opsWriting) / writing.Seconds()
 	}
 	return pr, nil
 }
