@@ -17,6 +17,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			benchCommand(),
 			cowHelperCommand(),
+			doctorCommand(),
 		},
 	}
 }

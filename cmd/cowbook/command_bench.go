@@ -10,6 +10,7 @@ func benchCommand() *cli.Command {
 		Usage: "measure the engine, the log, snapshots and recovery against floors measured in the same run",
 		Subcommands: []*cli.Command{
 			// One entry per command_bench_<name>.go.
+			benchAllCommand(),
 			benchSnapshotCommand(),
 		},
 	}
