@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cowbook/cowbook/internal/placement"
 	"golang.org/x/sys/unix"
 )
 
@@ -99,6 +100,11 @@ type Options struct {
 	RestoreHugePages bool
 	// PipeSize is the data pipe's capacity; zero means 1 MiB.
 	PipeSize int
+	// PinHelper pins the helper process and the thread restoring huge
+	// pages to HelperCPU (the log writer's CPU on a tuned box), off the
+	// engine's CPU. Start fails if the kernel refuses.
+	PinHelper bool
+	HelperCPU int
 	// BackgroundNice is the nice value of the helper process and of the
 	// thread restoring huge pages, so that on a busy box the engine thread
 	// wins the CPU from them; zero means 10, -1 leaves them at the node's
@@ -466,6 +472,14 @@ func (s *Snapshotter) startHelper() error {
 		renice(cmd.Process.Pid, s.opts.BackgroundNice)
 	}
 	h := &helperProc{cmd: cmd, ctrl: sp[0], exited: make(chan struct{})}
+	if s.opts.PinHelper {
+		if err := placement.PinProcess(cmd.Process.Pid, s.opts.HelperCPU); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			unix.Close(sp[0])
+			return fmt.Errorf("cow: pin helper: %w", err)
+		}
+	}
 	go func() {
 		_ = cmd.Wait() // reaps exactly this pid
 		close(h.exited)
@@ -764,6 +778,10 @@ func (b *memfdBuf) release() {
 // goroutines.
 func (s *Snapshotter) collapser() {
 	runtime.LockOSThread()
+	if s.opts.PinHelper {
+		// Best effort: Start already proved the CPU usable for the helper.
+		_, _ = placement.PinThread(s.opts.HelperCPU)
+	}
 	if s.opts.BackgroundNice > 0 {
 		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), s.opts.BackgroundNice) // per thread on Linux
 	}

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/cowbook/cowbook/cow"
+	"github.com/cowbook/cowbook/internal/placement"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,6 +32,9 @@ type SnapBenchOptions struct {
 	// HelperEnv, HelperPath); the helper writes into the directory it was
 	// given.
 	Helper cow.Options
+	// Placement pins the mutator (as the engine thread) and the helper (as
+	// the writer) and locks memory, as the node would.
+	Placement placement.Options
 	// Log, when set, receives one line per phase.
 	Log func(format string, args ...any)
 }
@@ -118,7 +122,13 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.MemcpyGBPerSec = memcpyFloor(arena)
 	res.AnonHugeBytesFresh = anonHugeBytes()
 
-	m := newMutator(arena)
+	if err := o.Placement.LockIfRequested(); err != nil {
+		return nil, err
+	}
+	m, err := newMutator(arena, o.Placement)
+	if err != nil {
+		return nil, err
+	}
 	defer m.stop()
 	o.Log("idle mutator: %.2fM ops/s; memcpy floor %.1f GB/s; THP %d MiB of %d", m.idleRate(time.Second)/1e6, res.MemcpyGBPerSec, res.AnonHugeBytesFresh>>20, size>>20)
 
@@ -192,17 +202,26 @@ type mutator struct {
 	wg    sync.WaitGroup
 }
 
-func newMutator(arena []byte) *mutator {
+func newMutator(arena []byte, pl placement.Options) (*mutator, error) {
 	m := &mutator{arena: arena, req: make(chan func()), quit: make(chan struct{})}
+	started := make(chan error)
 	m.wg.Add(1)
-	go m.run()
-	return m
+	go m.run(pl, started)
+	if err := <-started; err != nil {
+		m.wg.Wait()
+		return nil, err
+	}
+	return m, nil
 }
 
-func (m *mutator) run() {
+func (m *mutator) run(pl placement.Options, started chan<- error) {
 	defer m.wg.Done()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	runtime.LockOSThread() // never unlocked: a pinned thread dies with the goroutine
+	if _, err := pl.PinEngineThread(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
 	rng := rand.New(rand.NewPCG(7, 11))
 	slots := len(m.arena) / recordSize
 	var rec [recordSize]byte
@@ -259,6 +278,7 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 	opts := o.Helper
 	opts.Mode = mode
 	opts.RestoreHugePages = restore
+	opts.PinHelper, opts.HelperCPU = o.Placement.PinWriter, o.Placement.WriterCPU
 	if mode == cow.ModeStopTheWorld {
 		opts.ArenaSize = len(m.arena)
 	}

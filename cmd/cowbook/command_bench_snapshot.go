@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/cowbook/cowbook/cow"
@@ -14,23 +15,25 @@ func benchSnapshotCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshot",
 		Usage: "fork pause, stop-the-world pause, snapshot time and copy-on-write cost of arena snapshots",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "orders", Value: 1_000_000, Usage: "size the arena like `N` resting orders"},
 			&cli.IntFlag{Name: "bytes-per-order", Value: 128, Usage: "arena `BYTES` per resting order"},
 			&cli.IntFlag{Name: "snapshots", Value: 20, Usage: "snapshots per phase (at least 20)"},
-			&cli.StringFlag{Name: "dir", Usage: "snapshot `DIR` (default: a temporary directory, removed)"},
+			dataFlag,
 			jsonFlag,
-		},
+		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
-			dir := c.String("dir")
-			if dir == "" {
-				d, err := os.MkdirTemp("", "cowbook-bench-snapshot")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(d)
-				dir = d
-			} else if err := os.MkdirAll(dir, 0o755); err != nil {
+			pl, err := placementOptions(c)
+			if err != nil {
+				return err
+			}
+			// Snapshots go to DATA/snap-bench, removed afterwards when the
+			// benchmark created it.
+			dir := filepath.Join(c.String("data"), "snap-bench")
+			if _, err := os.Stat(dir); os.IsNotExist(err) {
+				defer os.RemoveAll(dir)
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
 			o := perf.SnapBenchOptions{
@@ -38,6 +41,7 @@ func benchSnapshotCommand() *cli.Command {
 				BytesPerOrder: c.Int("bytes-per-order"),
 				Snapshots:     c.Int("snapshots"),
 				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2)},
+				Placement:     pl,
 			}
 			if !c.Bool("json") {
 				o.Log = func(format string, args ...any) { fmt.Fprintf(c.App.Writer, format+"\n", args...) }

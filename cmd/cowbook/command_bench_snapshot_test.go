@@ -13,7 +13,7 @@ func TestBenchSnapshotJSON(t *testing.T) {
 	app := newApp()
 	var out bytes.Buffer
 	app.Writer = &out
-	if err := app.Run([]string{"cowbook", "bench", "snapshot", "--orders", "20000", "--snapshots", "20", "--dir", t.TempDir(), "--json"}); err != nil {
+	if err := app.Run([]string{"cowbook", "bench", "snapshot", "--orders", "20000", "--snapshots", "20", "--data", t.TempDir(), "--json"}); err != nil {
 		t.Fatal(err)
 	}
 	var res map[string]any
