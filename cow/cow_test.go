@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
+	"os"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -22,7 +24,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			arena := allocArena(t, 3<<20+4096) // not a multiple of the huge page
 			fill(arena, 1)
 			want := append([]byte(nil), arena...)
-			tk, err := s.Snapshot(arena, Meta{Seq: 42, LayoutVersion: 7})
+			meta := Meta{Seq: 42, LayoutVersion: 7, StateChecksum: 0xfeedface12345678}
+			tk, err := s.Snapshot(arena, meta)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,6 +37,10 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			checkFile(t, r, want)
 			if got := published(t, dir); len(got) != 1 {
 				t.Fatalf("published %v", got)
+			}
+			meta.ArenaSize = int64(len(arena))
+			if told, err := os.ReadFile(r.Path + ".meta"); err != nil || string(told) != fmt.Sprint(meta) {
+				t.Fatalf("sink was told %q (%v), want %q", told, err, fmt.Sprint(meta))
 			}
 			p := s.Progress()
 			if p.State != StateDone || p.Seq != 42 || p.Done != int64(len(arena)) || p.Total != p.Done || p.HelperPid != s.HelperPid() {

@@ -62,7 +62,7 @@
 //
 // A SOCK_SEQPACKET socketpair, one message per datagram, JSON-encoded
 // (requests and replies are rare and tiny; readability wins). Request
-// {"op":"pipe"|"memfd","id","seq","layout_version","arena_size"} carries one
+// {"op":"pipe"|"memfd","id","seq","layout_version","arena_size","state_checksum"} carries one
 // descriptor by SCM_RIGHTS: the pipe's read end, or the stop-the-world memfd.
 // Reply {"id","seq","bytes","checksum","file_bytes","path","error","errno"}:
 // bytes is how many arena bytes the helper consumed, checksum their CRC-32C,

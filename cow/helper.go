@@ -18,6 +18,9 @@ type Meta struct {
 	LayoutVersion uint32
 	// ArenaSize is the arena's length in bytes; Snapshot sets it.
 	ArenaSize int64
+	// StateChecksum is the engine's state hash at Seq, carried into the
+	// snapshot file so that recovery can check the state it loads.
+	StateChecksum uint64
 }
 
 // Published is what a Sink reports about the file it wrote.
@@ -112,7 +115,7 @@ func serveOne(st *statusPage, fd int, req request, sink Sink, rep *reply) error 
 		unix.Close(fd)
 		return fmt.Errorf("%w: arena size %d", ErrProtocol, req.ArenaSize)
 	}
-	m := Meta{Seq: req.Seq, LayoutVersion: req.LayoutVersion, ArenaSize: req.ArenaSize}
+	m := Meta{Seq: req.Seq, LayoutVersion: req.LayoutVersion, ArenaSize: req.ArenaSize, StateChecksum: req.StateChecksum}
 	var src io.Reader
 	switch req.Op {
 	case opPipe:

@@ -67,7 +67,11 @@ func testHelperMain() int {
 			n, err := io.Copy(io.Discard, r)
 			return Published{FileBytes: n}, err
 		}
-		return sink(m, r)
+		pub, err := sink(m, r)
+		if err == nil { // record what the sink was told, for TestSnapshotRoundTrip
+			err = os.WriteFile(pub.Path+".meta", []byte(fmt.Sprint(m)), 0o644)
+		}
+		return pub, err
 	}
 	if err := ServeHelper(wrapped); err != nil {
 		fmt.Fprintln(os.Stderr, "test helper:", err)
@@ -193,7 +197,7 @@ func countDiff(a, b []byte) int {
 	return n + max(len(a), len(b)) - min(len(a), len(b))
 }
 
-// published lists the final (non-temporary) files in dir.
+// published lists the published snapshots in dir.
 func published(t testing.TB, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -202,7 +206,7 @@ func published(t testing.TB, dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".tmp") {
+		if strings.HasSuffix(e.Name(), ".arena") {
 			out = append(out, e.Name())
 		}
 	}

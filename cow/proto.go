@@ -34,6 +34,7 @@ type request struct {
 	Seq           uint64 `json:"seq"`
 	LayoutVersion uint32 `json:"layout_version"`
 	ArenaSize     int64  `json:"arena_size"`
+	StateChecksum uint64 `json:"state_checksum"`
 }
 
 type reply struct {

@@ -170,6 +170,7 @@ type Result struct {
 type job struct {
 	t      Ticket
 	layout uint32
+	state  uint64 // Meta.StateChecksum
 	arena  []byte
 	start  time.Time
 	// fork mode
@@ -298,7 +299,7 @@ func (s *Snapshotter) Snapshot(arena []byte, m Meta) (Ticket, error) {
 	}
 	s.nextID++
 	t := Ticket{ID: s.nextID, Seq: m.Seq, Mode: s.opts.Mode}
-	j := job{t: t, layout: m.LayoutVersion, arena: arena, pidfd: -1, pipeRd: -1, memfd: -1}
+	j := job{t: t, layout: m.LayoutVersion, state: m.StateChecksum, arena: arena, pidfd: -1, pipeRd: -1, memfd: -1}
 	var err error
 	if s.opts.Mode == ModeStopTheWorld {
 		err = s.copyOut(&j)
@@ -572,7 +573,7 @@ func (s *Snapshotter) runJob1(j job, res *Result) error {
 	if h == nil {
 		return ErrHelperDown
 	}
-	req := request{Op: op, ID: j.t.ID, Seq: j.t.Seq, ArenaSize: int64(len(j.arena)), LayoutVersion: j.layout}
+	req := request{Op: op, ID: j.t.ID, Seq: j.t.Seq, ArenaSize: int64(len(j.arena)), LayoutVersion: j.layout, StateChecksum: j.state}
 	if err := sendMsg(h.ctrl, req, fd); err != nil {
 		s.killHelper()
 		return fmt.Errorf("%w: send request: %v", ErrHelperDied, err)
