@@ -333,3 +333,46 @@ func waitProgress(t *testing.T, s *Snapshotter, tk Ticket) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestHelperRestartsWhenIdle(t *testing.T) {
+	s, _ := startTest(t, "", nil)
+	old := s.HelperPid()
+	syscall.Kill(old, syscall.SIGKILL)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.HelperPid() == old || !s.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("helper not restarted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	arena := allocArena(t, 1<<20)
+	fill(arena, 8)
+	want := append([]byte(nil), arena...)
+	if _, err := s.Snapshot(arena, Meta{Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, await(t, s, 30*time.Second), want)
+	checkOnlyHelper(t, s)
+}
+
+// TestCloseFinishesSnapshotInFlight: the shutdown snapshot must complete
+// even though Close is called right after it starts.
+func TestCloseFinishesSnapshotInFlight(t *testing.T) {
+	s, _ := startTest(t, "slow", nil)
+	arena := allocArena(t, 4<<20)
+	fill(arena, 4)
+	want := append([]byte(nil), arena...)
+	if _, err := s.Snapshot(arena, Meta{Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case r := <-s.Results():
+		checkFile(t, r, want)
+	default:
+		t.Fatal("Close returned without the result of the snapshot in flight")
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Fatalf("children %v left after Close", kids)
+	}
+}
