@@ -56,10 +56,13 @@ type SnapBenchResult struct {
 	CollapseMs     float64 `json:"collapse_ms"`
 
 	// Stop-the-world mode.
-	StwPauseP50Us float64 `json:"stw_pause_p50_us"`
-	StwPauseMaxUs float64 `json:"stw_pause_max_us"`
-	StwSnapshotMs float64 `json:"stw_snapshot_ms"`
-	PauseRatio    float64 `json:"pause_ratio"`
+	ForkPauseCurve []CurvePoint `json:"fork_pause_curve"`
+
+	StwPauseP50Us float64      `json:"stw_pause_p50_us"`
+	StwPauseMaxUs float64      `json:"stw_pause_max_us"`
+	StwPauseCurve []CurvePoint `json:"stw_pause_curve"`
+	StwSnapshotMs float64      `json:"stw_snapshot_ms"`
+	PauseRatio    float64      `json:"pause_ratio"`
 
 	// The mutator standing in for the engine thread.
 	EngineOpsPerSecDuringSnapshot float64 `json:"engine_ops_per_sec_during_snapshot"`
@@ -156,6 +159,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.ForkPauseP50Us = float64(h.Quantile(0.5)) / 1e3
 	res.ForkPauseP99Us = float64(h.Quantile(0.99)) / 1e3
 	res.ForkPauseMaxUs = float64(h.Max()) / 1e3
+	res.ForkPauseCurve = h.Curve()
 	res.ForkPauseRestoredP50Us = us(median(p2.pauses[1:]))
 	res.SnapshotMs = ms(median(p2.elapsed))
 	res.CollapseMs = ms(median(p2.collapse))
@@ -175,6 +179,11 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	hs := NewHistogram()
+	for _, p := range p3.pauses {
+		hs.Record(p.Nanoseconds())
+	}
+	res.StwPauseCurve = hs.Curve()
 	res.StwPauseP50Us = us(median(p3.pauses))
 	res.StwPauseMaxUs = us(maxDur(p3.pauses))
 	res.StwSnapshotMs = ms(median(p3.elapsed))
