@@ -59,7 +59,10 @@ const (
 	// arena; the engine pauses only for the fork.
 	ModeFork Mode = iota
 	// ModeStopTheWorld copies the arena into a pre-faulted memfd on the
-	// engine thread; the engine pauses for the whole copy.
+	// engine thread; the engine pauses for the whole copy. It is the mode
+	// for hosts that refuse the clone: a seccomp policy (EPERM), or strict
+	// overcommit (vm.overcommit_memory=2), under which a fork must be able
+	// to commit a second copy of every private writable page (ENOMEM).
 	ModeStopTheWorld
 )
 
