@@ -205,6 +205,7 @@ const recordSize = 64
 // snapshot between two writes, as the engine does between two commands.
 type mutator struct {
 	arena []byte
+	seq   uint64 // last snapshot sequence number
 	ops   atomic.Int64
 	req   chan func() // run on the mutator's thread between two writes
 	quit  chan struct{}
@@ -308,7 +309,10 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 		var serr error
 		n0 := m.ops.Load()
 		t0 := time.Now()
-		m.do(func() { tk, serr = s.Snapshot(m.arena, cow.Meta{Seq: uint64(i + 1)}) })
+		// Sequence numbers keep rising across phases, as a node's do, so
+		// the helper's retention keeps the newest files.
+		m.seq++
+		m.do(func() { tk, serr = s.Snapshot(m.arena, cow.Meta{Seq: m.seq}) })
 		if serr != nil {
 			return nil, serr
 		}
