@@ -108,10 +108,10 @@ type Options struct {
 	// engine's CPU. Start fails if the kernel refuses.
 	PinHelper bool
 	HelperCPU int
-	// BackgroundNice is the nice value of the helper process and of the
-	// thread restoring huge pages, so that on a busy box the engine thread
-	// wins the CPU from them; zero means 10, -1 leaves them at the node's
-	// priority.
+	// BackgroundNice is the nice value of the helper process, so that on a
+	// busy box the engine thread wins the CPU from it; zero means 10, -1
+	// leaves it at the node's priority. (The huge-page restoring thread is
+	// never niced: see collapser.)
 	BackgroundNice int
 	// ArenaSize, in stop-the-world mode, pre-faults the copy buffer at
 	// Start instead of at the first snapshot.
@@ -776,18 +776,19 @@ func (b *memfdBuf) release() {
 	unix.Close(b.fd)
 }
 
-// collapser serves huge-page restoration on a thread of its own, niced to
-// Options.BackgroundNice. It keeps the thread locked until it exits, so the
-// runtime destroys the thread rather than hand its lowered priority to other
+// collapser serves huge-page restoration on a thread of its own (pinned
+// with the helper when PinHelper is set). It is deliberately not niced:
+// MADV_COLLAPSE holds the address space's write lock while it copies each
+// huge page, and an engine write to that range waits for it, so a
+// low-priority collapse thread preempted on a busy box would stall the
+// engine (priority inversion). It keeps the thread locked until it exits, so
+// the runtime destroys the thread rather than hand its CPU mask to other
 // goroutines.
 func (s *Snapshotter) collapser() {
 	runtime.LockOSThread()
 	if s.opts.PinHelper {
 		// Best effort: Start already proved the CPU usable for the helper.
 		_, _ = placement.PinThread(s.opts.HelperCPU)
-	}
-	if s.opts.BackgroundNice > 0 {
-		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), s.opts.BackgroundNice) // per thread on Linux
 	}
 	for arena := range s.collapseReq {
 		s.collapseRes <- collapse(arena)
