@@ -142,7 +142,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		return nil, err
 	}
 	res.ForkPauseFreshUs = us(p1.pauses[0])
-	res.ForkPauseNoRestoreP50Us = us(median(p1.pauses[1:]))
+	res.ForkPauseNoRestoreP50Us = us(medianDur(p1.pauses[1:]))
 	res.AnonHugeBytesAfterNoRestore = anonHugeBytes()
 	o.Log("fork, no restore: fresh %.0f µs, then p50 %.0f µs; THP left %d MiB", res.ForkPauseFreshUs, res.ForkPauseNoRestoreP50Us, res.AnonHugeBytesAfterNoRestore>>20)
 
@@ -161,9 +161,9 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.ForkPauseP99Us = float64(h.Quantile(0.99)) / 1e3
 	res.ForkPauseMaxUs = float64(h.Max()) / 1e3
 	res.ForkPauseCurve = h.Curve()
-	res.ForkPauseRestoredP50Us = us(median(p2.pauses[1:]))
-	res.SnapshotMs = ms(median(p2.elapsed))
-	res.CollapseMs = ms(median(p2.collapse))
+	res.ForkPauseRestoredP50Us = us(medianDur(p2.pauses[1:]))
+	res.SnapshotMs = ms(medianDur(p2.elapsed))
+	res.CollapseMs = ms(medianDur(p2.collapse))
 	res.FileBytes = p2.fileBytes
 	res.CowExtraBytes = p2.extraBytes
 	res.EngineOpsPerSecDuringSnapshot = p2.opsDuring
@@ -187,9 +187,9 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		hs.Record(p.Nanoseconds())
 	}
 	res.StwPauseCurve = hs.Curve()
-	res.StwPauseP50Us = us(median(p3.pauses))
+	res.StwPauseP50Us = us(medianDur(p3.pauses))
 	res.StwPauseMaxUs = us(maxDur(p3.pauses))
-	res.StwSnapshotMs = ms(median(p3.elapsed))
+	res.StwSnapshotMs = ms(medianDur(p3.elapsed))
 	o.Log("stop-the-world: pause p50 %.0f µs; snapshot %.0f ms", res.StwPauseP50Us, res.StwSnapshotMs)
 
 	if res.ForkPauseP50Us > 0 {
@@ -438,7 +438,7 @@ func smapsRollup(pid int, field string) int64 {
 	return 0
 }
 
-func median(d []time.Duration) time.Duration {
+func medianDur(d []time.Duration) time.Duration {
 	if len(d) == 0 {
 		return 0
 	}

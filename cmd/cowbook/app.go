@@ -18,6 +18,7 @@ func newApp() *cli.App {
 			benchCommand(),
 			cowHelperCommand(),
 			doctorCommand(),
+			snapshotCommand(),
 		},
 	}
 }

@@ -11,6 +11,7 @@ func benchCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			// One entry per command_bench_<name>.go.
 			benchAllCommand(),
+			benchSnapshotFileCommand(),
 			benchSnapshotCommand(),
 		},
 	}

@@ -1,20 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 )
-
-func runApp(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
-	err := app.Run(append([]string{"cowbook"}, args...))
-	return out.String(), err
-}
 
 func TestDoctorJSONOnAFakeTree(t *testing.T) {
 	out, err := runApp(t, "doctor", "--root", "../../hostcheck/testdata/thp-never", "--data", t.TempDir(), "--json")

@@ -1,0 +1,180 @@
+package mmapsnap_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"path/filepath"
+	"testing"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+	"github.com/cowbook/cowbook/mmapsnap"
+)
+
+// smallSnapshot returns a snapshot file of a few blocks holding both
+// compressed and raw blocks and a short last block, and its arena.
+func smallSnapshot(t testing.TB) (file, arena []byte) {
+	t.Helper()
+	const bs = mmapsnap.MinBlockSize
+	arena = append(payload("orders", bs, 3), payload("random", bs, 4)...)
+	arena = append(arena, payload("mixed", bs/2+5, 5)...)
+	m := newMemDir(t, "/s")
+	in := mustWrite(t, m, "/s", 1, arena, mmapsnap.Options{BlockSize: bs, Workers: 2})
+	if in.RawBlocks == 0 || in.RawBlocks == in.Blocks {
+		t.Fatalf("want both raw and compressed blocks: %+v", in)
+	}
+	file, _ = m.Bytes(in.Path)
+	return file, arena
+}
+
+// loadBytes runs Verify and Load on file (as a MemFS file) and returns both
+// errors; dst is compared with arena whenever a Load succeeds. Load runs
+// twice, with and without the raw CRC check, and the returned Load error is
+// nil only if both succeed: detection must not depend on the raw CRC.
+func loadBytes(t *testing.T, file, arena []byte) (verr, lerr error) {
+	return loadBytesWorkers(t, file, arena, 2)
+}
+
+func loadBytesWorkers(t *testing.T, file, arena []byte, workers int) (verr, lerr error) {
+	t.Helper()
+	m := newMemDir(t, "/c")
+	putFile(t, m, "/c/f.snap", file)
+	opts := mmapsnap.Options{FS: m, Workers: workers}
+	_, verr = mmapsnap.Verify("/c/f.snap", opts)
+	var errs [2]error
+	for i, skip := range []bool{false, true} {
+		dst := make([]byte, len(arena))
+		opts.SkipRawCRC = skip
+		_, errs[i] = mmapsnap.Load("/c/f.snap", dst, opts)
+		if errs[i] == nil && !bytes.Equal(dst, arena) {
+			t.Fatalf("Load (SkipRawCRC %v) returned nil with a different arena", skip)
+		}
+	}
+	if (errs[0] == nil) != (errs[1] == nil) {
+		t.Fatalf("Load with the raw CRC check: %v; without: %v", errs[0], errs[1])
+	}
+	lerr = errs[0]
+	return verr, lerr
+}
+
+// TestEveryBitFlipDetected flips each bit of a small snapshot in turn: Verify
+// and Load must both fail with a corruption error, every time.
+func TestEveryBitFlipDetected(t *testing.T) {
+	file, arena := smallSnapshot(t)
+	if verr, lerr := loadBytes(t, file, arena); verr != nil || lerr != nil {
+		t.Fatalf("pristine file: %v, %v", verr, lerr)
+	}
+	bad := make([]byte, len(file))
+	stride := 1
+	if raceEnabled || testing.Short() {
+		stride = 13
+	}
+	for bit := 0; bit < 8*len(file); bit += stride {
+		copy(bad, file)
+		bad[bit/8] ^= 1 << (bit % 8)
+		// One worker: the flip loop is long, and parallel decoding has its
+		// own tests.
+		verr, lerr := loadBytesWorkers(t, bad, arena, 1)
+		if !mmapsnap.IsCorrupt(verr) || !mmapsnap.IsCorrupt(lerr) {
+			t.Fatalf("bit %d (offset %d) flipped: Verify %v, Load %v", bit, bit/8, verr, lerr)
+		}
+	}
+	t.Logf("%d bit flips (every %d) in a %d-byte file, all detected", 8*len(file)/stride, stride, len(file))
+}
+
+// TestEveryTruncationDetected cuts the file at every length, and appends
+// junk: all are ErrTruncated.
+func TestEveryTruncationDetected(t *testing.T) {
+	file, arena := smallSnapshot(t)
+	for n := 0; n < len(file); n++ {
+		verr, lerr := loadBytes(t, file[:n], arena)
+		if !errors.Is(verr, mmapsnap.ErrTruncated) || !errors.Is(lerr, mmapsnap.ErrTruncated) {
+			t.Fatalf("truncated to %d of %d bytes: Verify %v, Load %v", n, len(file), verr, lerr)
+		}
+	}
+	for _, junk := range [][]byte{{0}, []byte("SNAPEND"), make([]byte, 4096)} {
+		verr, lerr := loadBytes(t, append(append([]byte(nil), file...), junk...), arena)
+		if !mmapsnap.IsCorrupt(verr) || !mmapsnap.IsCorrupt(lerr) {
+			t.Fatalf("%d junk bytes appended: Verify %v, Load %v", len(junk), verr, lerr)
+		}
+	}
+}
+
+// TestDecoderErrors is a table of hand-made damage with the error each must
+// give, including a file with consistent CRCs but impossible sizes (what a
+// buggy or hostile writer could produce).
+func TestDecoderErrors(t *testing.T) {
+	file, arena := smallSnapshot(t)
+	le := binary.LittleEndian
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	idx := le.Uint64(file[len(file)-32:])
+	last := le.Uint64(file[len(file)-24:]) - 1 // the last block is compressed (smallSnapshot)
+	// refix recomputes the header and footer CRCs after an edit, so that only
+	// the structural check can catch it.
+	refix := func(b []byte) []byte {
+		le.PutUint32(b[60:], crc32.Checksum(b[:60], tab))
+		c := crc32.Update(0, tab, b[:64])
+		c = crc32.Update(c, tab, b[idx:len(b)-12])
+		le.PutUint32(b[len(b)-12:], c)
+		return b
+	}
+	edit := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), file...)) }
+	cases := []struct {
+		name string
+		file []byte
+		want error
+	}{
+		{"empty", nil, mmapsnap.ErrTruncated},
+		{"bad magic", edit(func(b []byte) []byte { b[0] = 'X'; return b }), mmapsnap.ErrInvalid},
+		{"future version", edit(func(b []byte) []byte { le.PutUint32(b[8:], 2); return refix(b) }), mmapsnap.ErrVersion},
+		{"unknown compression", edit(func(b []byte) []byte { le.PutUint32(b[44:], 9); return refix(b) }), mmapsnap.ErrVersion},
+		{"header crc", edit(func(b []byte) []byte { b[20] ^= 1; return b }), mmapsnap.ErrChecksum},
+		{"footer crc", edit(func(b []byte) []byte { b[idx] ^= 1; return b }), mmapsnap.ErrChecksum},
+		{"no end magic", edit(func(b []byte) []byte { b[len(b)-1] = 'x'; return b }), mmapsnap.ErrTruncated},
+		{"huge arena", edit(func(b []byte) []byte { le.PutUint64(b[24:], 1<<62); return refix(b) }), mmapsnap.ErrInvalid},
+		{"tiny block size", edit(func(b []byte) []byte { le.PutUint32(b[40:], 16); return refix(b) }), mmapsnap.ErrInvalid},
+		{"huge block size", edit(func(b []byte) []byte { le.PutUint32(b[40:], 1<<31); return refix(b) }), mmapsnap.ErrInvalid},
+		{"index offset past file", edit(func(b []byte) []byte { le.PutUint64(b[len(b)-32:], 1<<63); return refix(b) }), mmapsnap.ErrInvalid},
+		{"block count", edit(func(b []byte) []byte { le.PutUint64(b[len(b)-24:], 1<<60); return refix(b) }), mmapsnap.ErrInvalid},
+		{"stored length in index", edit(func(b []byte) []byte { le.PutUint32(b[idx:], le.Uint32(b[idx:])+1); return refix(b) }), mmapsnap.ErrInvalid},
+		{"raw length in index", edit(func(b []byte) []byte { le.PutUint32(b[idx+4:], 1); return refix(b) }), mmapsnap.ErrInvalid},
+		{"index disagrees with block header", edit(func(b []byte) []byte { b[idx+last*16+8] ^= 1; return refix(b) }), mmapsnap.ErrChecksum},
+		{"reserved header bytes", edit(func(b []byte) []byte { b[50] = 1; return refix(b) }), mmapsnap.ErrInvalid},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			verr, lerr := loadBytes(t, c.file, arena)
+			if !errors.Is(verr, c.want) || !errors.Is(lerr, c.want) {
+				t.Fatalf("Verify %v, Load %v; want %v", verr, lerr, c.want)
+			}
+			m := newMemDir(t, "/c")
+			putFile(t, m, "/c/f.snap", c.file)
+			_, _, err := mmapsnap.Inspect("/c/f.snap", mmapsnap.Options{FS: m})
+			if blockLevel := c.name == "index disagrees with block header"; blockLevel != (err == nil) || !blockLevel && !errors.Is(err, c.want) {
+				// Inspect reads no block, so it sees all but block-level damage.
+				t.Fatalf("Inspect %v; want %v", err, c.want)
+			}
+		})
+	}
+}
+
+// TestCorruptOnDisk runs the bit-flip check on real files, through the mmap
+// path, for a sample of positions.
+func TestCorruptOnDisk(t *testing.T) {
+	file, arena := smallSnapshot(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, mmapsnap.FileName(1))
+	for off := 0; off < len(file); off += 97 {
+		bad := append([]byte(nil), file...)
+		bad[off] ^= 0x10
+		putFile(t, vfs.OS, path, bad)
+		dst := make([]byte, len(arena))
+		if _, err := mmapsnap.Load(path, dst, mmapsnap.Options{}); !mmapsnap.IsCorrupt(err) {
+			t.Fatalf("offset %d flipped, mapped Load: %v", off, err)
+		}
+		if _, err := mmapsnap.Verify(path, mmapsnap.Options{}); !mmapsnap.IsCorrupt(err) {
+			t.Fatalf("offset %d flipped, mapped Verify: %v", off, err)
+		}
+	}
+}

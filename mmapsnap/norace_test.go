@@ -1,0 +1,5 @@
+//go:build !race
+
+package mmapsnap_test
+
+const raceEnabled = false
