@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cowbook/cowbook/internal/vfs"
+	"github.com/cowbook/cowbook/mmapsnap"
 	"golang.org/x/sys/unix"
 )
 
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 //	close-once    the first snapshot's sink reads half the arena, then fails (the pipe closes early)
 //	slow          reads of snapshot seq 1 sleep (≈ 1 s per 8 MiB), so a test can act mid-stream
 //	discard       the sink checksums and discards the arena (no file, no fsync): for counting runs
+//	mmapsnap      the node's sink, MmapsnapSink, keeping the newest 3 files
 func testHelperMain() int {
 	dir := os.Getenv(envDir)
 	fs := vfs.OS
@@ -52,6 +54,9 @@ func testHelperMain() int {
 		fs = vfs.Inject(vfs.OS, &vfs.FailAt{Ops: vfs.OpWrite, N: 2, Err: vfs.ErrNoSpace})
 	}
 	sink := RawFileSink(fs, dir, 0)
+	if fault == "mmapsnap" {
+		return serveOrFail(MmapsnapSink(dir, 3, mmapsnap.Options{Workers: 1}))
+	}
 	calls := 0
 	wrapped := func(m Meta, r io.Reader) (Published, error) {
 		calls++
@@ -73,7 +78,11 @@ func testHelperMain() int {
 		}
 		return pub, err
 	}
-	if err := ServeHelper(wrapped); err != nil {
+	return serveOrFail(wrapped)
+}
+
+func serveOrFail(sink Sink) int {
+	if err := ServeHelper(sink); err != nil {
 		fmt.Fprintln(os.Stderr, "test helper:", err)
 		return 1
 	}

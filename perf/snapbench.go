@@ -35,6 +35,9 @@ type SnapBenchOptions struct {
 	// Placement pins the mutator (as the engine thread) and the helper (as
 	// the writer) and locks memory, as the node would.
 	Placement placement.Options
+	// Format names the snapshot file format the helper writes, for the
+	// record.
+	Format string
 	// Log, when set, receives one line per phase.
 	Log func(format string, args ...any)
 }
@@ -45,6 +48,7 @@ type SnapBenchResult struct {
 	ArenaBytes int64  `json:"arena_bytes"`
 	Snapshots  int    `json:"snapshots"`
 	Workload   string `json:"workload"`
+	Format     string `json:"format"`
 
 	// Fork mode with huge-page restoration (the configuration a node runs).
 	ForkPauseP50Us float64 `json:"fork_pause_p50_us"`
@@ -115,7 +119,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	}
 	defer release()
 	res := &SnapBenchResult{
-		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots,
+		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
 		Workload: fmt.Sprintf("synthetic: random %d-byte record writes over the arena", recordSize),
 		Busy:     "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
 	}

@@ -19,6 +19,7 @@ func benchSnapshotCommand() *cli.Command {
 			&cli.IntFlag{Name: "orders", Value: 1_000_000, Usage: "size the arena like `N` resting orders"},
 			&cli.IntFlag{Name: "bytes-per-order", Value: 128, Usage: "arena `BYTES` per resting order"},
 			&cli.IntFlag{Name: "snapshots", Value: 20, Usage: "snapshots per phase (at least 20)"},
+			&cli.StringFlag{Name: "format", Value: "mmapsnap", Usage: "snapshot file `FORMAT`: mmapsnap (the node's) or raw (uncompressed floor)"},
 			dataFlag,
 			jsonFlag,
 		}, placementFlags()...),
@@ -40,8 +41,9 @@ func benchSnapshotCommand() *cli.Command {
 				Orders:        c.Int("orders"),
 				BytesPerOrder: c.Int("bytes-per-order"),
 				Snapshots:     c.Int("snapshots"),
-				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2)},
+				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2, c.String("format"))},
 				Placement:     pl,
+				Format:        c.String("format"),
 			}
 			if !c.Bool("json") {
 				o.Log = func(format string, args ...any) { fmt.Fprintf(c.App.Writer, format+"\n", args...) }

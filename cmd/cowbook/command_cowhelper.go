@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/cowbook/cowbook/cow"
 	"github.com/cowbook/cowbook/internal/vfs"
+	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/urfave/cli/v2"
 )
 
@@ -18,16 +21,23 @@ func cowHelperCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Required: true, Usage: "snapshot `DIR`"},
 			&cli.IntFlag{Name: "keep", Value: 2, Usage: "keep the newest `K` snapshots"},
+			&cli.StringFlag{Name: "format", Value: "mmapsnap", Usage: "`mmapsnap` (the node's) or raw (uncompressed, a floor)"},
+			&cli.IntFlag{Name: "workers", Value: 1, Usage: "compression goroutines (`N`); one leaves the other CPUs to the engine"},
 		},
 		Action: func(c *cli.Context) error {
-			// Until the node wires its mmapsnap writer in, the helper writes
-			// the raw (uncompressed) image.
-			return cow.ServeHelper(cow.RawFileSink(vfs.OS, c.String("dir"), c.Int("keep")))
+			dir := c.String("dir")
+			switch c.String("format") {
+			case "mmapsnap":
+				return cow.ServeHelper(cow.MmapsnapSink(dir, c.Int("keep"), mmapsnap.Options{Workers: c.Int("workers")}))
+			case "raw":
+				return cow.ServeHelper(cow.RawFileSink(vfs.OS, dir, c.Int("keep")))
+			}
+			return fmt.Errorf("%s: unknown --format %q (mmapsnap or raw)", cowHelperName, c.String("format"))
 		},
 	}
 }
 
 // cowHelperArgs are the helper's arguments for snapshot directory dir.
-func cowHelperArgs(dir string, keep int) []string {
-	return []string{cowHelperName, "--dir", dir, "--keep", itoa(keep)}
+func cowHelperArgs(dir string, keep int, format string) []string {
+	return []string{cowHelperName, "--dir", dir, "--keep", itoa(keep), "--format", format}
 }

@@ -26,3 +26,10 @@ func TestCowHelperRefusesWithoutNode(t *testing.T) {
 		t.Fatal("helper ran without its control socket")
 	}
 }
+
+func TestCowHelperRejectsUnknownFormat(t *testing.T) {
+	err := newApp().Run([]string{"cowbook", cowHelperName, "--dir", t.TempDir(), "--format", "zip"})
+	if err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}
