@@ -14,7 +14,8 @@
 // The helper is started once by Start as argv HelperPath HelperArgs… (the
 // running executable by default) with the control socket as fd 3 and the
 // status page as fd 4; that process calls ServeHelper with a Sink that writes
-// the snapshot file (the node passes one that writes an mmapsnap file). If
+// the snapshot file: MmapsnapSink for the node (`cowbook __cow-helper`),
+// RawFileSink for an uncompressed floor. If
 // the helper dies, the snapshot in flight fails with ErrHelperDied, the
 // helper is restarted, and the node's next Snapshot (its Policy marks a failed
 // snapshot due at once) succeeds. Nothing in the helper can stop the engine.
