@@ -213,7 +213,7 @@ type Snapshotter struct {
 	statusFd int
 	status   *statusPage
 
-	// Huge-page restoration runs on its own niced thread.
+	// Huge-page restoration runs on a thread of its own (collapser).
 	collapseReq chan []byte
 	collapseRes chan error
 
