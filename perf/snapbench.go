@@ -145,8 +145,8 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.ForkPauseFreshUs = us(p1.pauses[0])
-	res.ForkPauseNoRestoreP50Us = us(medianDur(p1.pauses[1:]))
+	res.ForkPauseFreshUs = snapUs(p1.pauses[0])
+	res.ForkPauseNoRestoreP50Us = snapUs(medianDur(p1.pauses[1:]))
 	res.AnonHugeBytesAfterNoRestore = anonHugeBytes()
 	o.Log("fork, no restore: fresh %.0f µs, then p50 %.0f µs; THP left %d MiB", res.ForkPauseFreshUs, res.ForkPauseNoRestoreP50Us, res.AnonHugeBytesAfterNoRestore>>20)
 
@@ -165,9 +165,9 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.ForkPauseP99Us = float64(h.Quantile(0.99)) / 1e3
 	res.ForkPauseMaxUs = float64(h.Max()) / 1e3
 	res.ForkPauseCurve = h.Curve()
-	res.ForkPauseRestoredP50Us = us(medianDur(p2.pauses[1:]))
-	res.SnapshotMs = ms(medianDur(p2.elapsed))
-	res.CollapseMs = ms(medianDur(p2.collapse))
+	res.ForkPauseRestoredP50Us = snapUs(medianDur(p2.pauses[1:]))
+	res.SnapshotMs = snapMs(medianDur(p2.elapsed))
+	res.CollapseMs = snapMs(medianDur(p2.collapse))
 	res.FileBytes = p2.fileBytes
 	res.CowExtraBytes = p2.extraBytes
 	res.EngineOpsPerSecDuringSnapshot = p2.opsDuring
@@ -191,9 +191,9 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		hs.Record(p.Nanoseconds())
 	}
 	res.StwPauseCurve = hs.Curve()
-	res.StwPauseP50Us = us(medianDur(p3.pauses))
-	res.StwPauseMaxUs = us(maxDur(p3.pauses))
-	res.StwSnapshotMs = ms(medianDur(p3.elapsed))
+	res.StwPauseP50Us = snapUs(medianDur(p3.pauses))
+	res.StwPauseMaxUs = snapUs(maxDur(p3.pauses))
+	res.StwSnapshotMs = snapMs(medianDur(p3.elapsed))
 	o.Log("stop-the-world: pause p50 %.0f µs; snapshot %.0f ms", res.StwPauseP50Us, res.StwSnapshotMs)
 
 	if res.ForkPauseP50Us > 0 {
@@ -459,8 +459,8 @@ func maxDur(d []time.Duration) time.Duration {
 	return m
 }
 
-func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+func snapUs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+func snapMs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 // ErrNoHelper is returned by SnapBench when Options.Helper names no helper
 // command.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/pierrec/lz4/v4"
-	"golang.org/x/sys/unix"
 )
 
 // SnapFileConfig configures the snapshot file benchmark.
@@ -264,22 +263,4 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 func median(v []float64) float64 {
 	slices.Sort(v)
 	return v[len(v)/2]
-}
-
-// processCPU returns the CPU time the whole process has used.
-func processCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// threadCPU returns the CPU time the calling OS thread has used.
-func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_THREAD, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

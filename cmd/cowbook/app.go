@@ -19,6 +19,8 @@ func newApp() *cli.App {
 			cowHelperCommand(),
 			doctorCommand(),
 			snapshotCommand(),
+			genCommand(),
+			walCommand(),
 		},
 	}
 }

@@ -9,8 +9,8 @@ import (
 func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	app := newApp()
-	var out bytes.Buffer
-	app.Writer = &out
+	var out, errOut bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &errOut
 	err := app.Run(append([]string{"cowbook"}, args...))
 	return out.String(), err
 }

@@ -12,6 +12,8 @@ func benchCommand() *cli.Command {
 			// One entry per command_bench_<name>.go.
 			benchAllCommand(),
 			benchSnapshotFileCommand(),
+			benchEngineCommand(),
+			benchWALCommand(),
 			benchSnapshotCommand(),
 		},
 	}

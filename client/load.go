@@ -1,0 +1,190 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cowbook/cowbook/perf"
+)
+
+// LoadOptions configures Load. Zero values mean the documented defaults.
+type LoadOptions struct {
+	// Conns is the number of connections, each its own client id. Default 4.
+	Conns int
+	// Window bounds the requests in flight per connection. Default 256.
+	Window int
+	// Rate is the total requests per second, spread evenly over the
+	// connections; 0 runs a closed loop (a new request as soon as the
+	// window allows). With a rate, latency is measured from each request's
+	// scheduled time, so a stalled server is not hidden (no coordinated
+	// omission).
+	Rate int
+	// Duration of the run. Default 10 s.
+	Duration time.Duration
+	// ClientIDBase: connection k (0-based) uses client id ClientIDBase+k+1.
+	// Default 1<<32. Request ids continue above the server's last for each
+	// client id, so runs can be repeated against the same node.
+	ClientIDBase uint64
+	// Next returns the i-th request (i from 0) of connection conn. It is
+	// called from one goroutine per connection. Required.
+	Next func(conn int, i uint64) Request
+}
+
+// LoadResult is what a Load run measured.
+type LoadResult struct {
+	Requests  uint64          // requests sent
+	Acked     uint64          // outcomes that were Acks
+	Rejected  uint64          // outcomes that were rejects (engine or gateway)
+	Seconds   float64         // wall time from the first send to the last outcome
+	Latency   *perf.Histogram // request-to-outcome latency, every outcome, ns
+	AckedRate float64         // Acked / Seconds
+}
+
+// Load drives a gateway with opts.Conns connections for opts.Duration and
+// measures outcome latency: the library behind `cowbook load`.
+func Load(ctx context.Context, addr string, opts LoadOptions) (LoadResult, error) {
+	if opts.Next == nil {
+		return LoadResult{}, errors.New("client: LoadOptions.Next is required")
+	}
+	if opts.Conns <= 0 {
+		opts.Conns = 4
+	}
+	if opts.Window <= 0 {
+		opts.Window = 256
+	}
+	if opts.Duration <= 0 {
+		opts.Duration = 10 * time.Second
+	}
+	if opts.ClientIDBase == 0 {
+		opts.ClientIDBase = 1 << 32
+	}
+	clients := make([]*Client, opts.Conns)
+	for k := range clients {
+		c, err := Dial(ctx, addr, Options{ClientID: opts.ClientIDBase + uint64(k) + 1, MaxOutstanding: opts.Window})
+		if err != nil {
+			for _, c := range clients[:k] {
+				c.Close()
+			}
+			return LoadResult{}, fmt.Errorf("client: load connection %d: %w", k, err)
+		}
+		clients[k] = c
+	}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	var interval time.Duration
+	if opts.Rate > 0 {
+		interval = time.Duration(int64(time.Second) * int64(opts.Conns) / int64(opts.Rate))
+	}
+	type connResult struct {
+		sent, acked, rejected uint64
+		hist                  *perf.Histogram
+		err                   error
+	}
+	results := make([]connResult, opts.Conns)
+	start := time.Now()
+	deadline := start.Add(opts.Duration)
+	var wg sync.WaitGroup
+	for k, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &results[k]
+			r.hist = perf.NewHistogram()
+			r.sent, r.acked, r.rejected, r.err = drive(ctx, c, k, opts, interval, start, deadline, r.hist)
+		}()
+	}
+	wg.Wait()
+	res := LoadResult{Latency: perf.NewHistogram(), Seconds: time.Since(start).Seconds()}
+	var firstErr error
+	for _, r := range results {
+		res.Requests += r.sent
+		res.Acked += r.acked
+		res.Rejected += r.rejected
+		res.Latency.Merge(r.hist)
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+	}
+	if res.Seconds > 0 {
+		res.AckedRate = float64(res.Acked) / res.Seconds
+	}
+	return res, firstErr
+}
+
+// drive runs one connection: a sender paced by interval (or by the window
+// alone) and this goroutine collecting outcomes. Send times live in a ring
+// indexed by request id: ids are consecutive on one connection, at most
+// Window are in flight and at most Window outcomes wait in done, so a ring
+// of 4 × Window slots is never overwritten before it is read.
+func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval time.Duration,
+	start, deadline time.Time, h *perf.Histogram) (sent, acked, rejected uint64, err error) {
+	sentAt := make([]atomic.Int64, 4*opts.Window) // ns since start
+	done := make(chan Result, opts.Window)
+	senderDone := make(chan uint64, 1)
+	var senderErr error
+	go func() {
+		var n uint64
+		defer func() { senderDone <- n }()
+		for i := uint64(0); ; i++ {
+			var at time.Time
+			if interval > 0 {
+				at = start.Add(time.Duration(i) * interval)
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d)
+				}
+			}
+			now := time.Now()
+			if now.After(deadline) || ctx.Err() != nil {
+				return
+			}
+			if interval == 0 {
+				at = now
+			}
+			c.mu.Lock() // the id Submit will assign, so the time is in place first
+			id := c.nextReq + 1
+			c.mu.Unlock()
+			sentAt[id%uint64(len(sentAt))].Store(int64(at.Sub(start)))
+			if _, err := c.Submit(ctx, opts.Next(conn, i), done); err != nil {
+				if ctx.Err() == nil {
+					senderErr = err
+				}
+				return
+			}
+			n++
+		}
+	}()
+	total := ^uint64(0)
+	var got uint64
+	for got < total {
+		select {
+		case r := <-done:
+			got++
+			now := int64(time.Since(start))
+			h.Record(now - sentAt[r.ReqID%uint64(len(sentAt))].Load())
+			switch {
+			case r.Err != nil:
+				if err == nil {
+					err = r.Err
+				}
+			case r.Reason == 0:
+				acked++
+			default:
+				rejected++
+			}
+		case n := <-senderDone:
+			total = n
+			senderDone = nil
+		}
+	}
+	if err == nil {
+		err = senderErr
+	}
+	return total, acked, rejected, err
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cowbook/cowbook/perf"
+	"github.com/cowbook/cowbook/walfile"
+)
+
+// benchWALCommand measures the write-ahead log against the raw device floors
+// of the filesystem holding --data.
+func benchWALCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "wal",
+		Usage: "log throughput (saturating producer) and commit latency (paced producer) against raw O_DIRECT floors",
+		Flags: []cli.Flag{dataFlag, jsonFlag,
+			&cli.IntFlag{Name: "records", Value: 8 << 20, Usage: "records appended by the saturating producer"},
+			&cli.IntFlag{Name: "record-size", Value: 64, Usage: "payload bytes per record"},
+			&cli.IntFlag{Name: "rate", Value: 20_000, Usage: "paced producer rate, records per second"},
+			&cli.DurationFlag{Name: "paced-duration", Value: 3 * time.Second, Usage: "how long the paced producer runs"},
+			&cli.IntFlag{Name: "floor-samples", Value: 2000, Usage: "4 KiB pwrite+fdatasync samples for the latency floor"},
+			&cli.Int64Flag{Name: "floor-bytes", Value: 256 << 20, Usage: "file size for the bandwidth floor"},
+			&cli.Int64Flag{Name: "segment-size", Value: 64 << 20, Usage: "log segment size in bytes"},
+			&cli.IntFlag{Name: "max-batch", Value: 1 << 20, Usage: "largest group commit in bytes"},
+			&cli.IntFlag{Name: "prepared", Value: 1, Usage: "segments the file pipeline keeps ready"},
+		},
+		Action: func(c *cli.Context) error {
+			res, err := perf.WALBench(perf.WALBenchConfig{
+				Dir:             c.String(dataFlag.Name),
+				FloorSamples:    c.Int("floor-samples"),
+				FloorBytes:      c.Int64("floor-bytes"),
+				RecordSize:      c.Int("record-size"),
+				SaturateRecords: c.Int("records"),
+				PacedRate:       c.Int("rate"),
+				PacedDuration:   c.Duration("paced-duration"),
+				Log: walfile.Options{
+					SegmentSize:      c.Int64("segment-size"),
+					MaxBatch:         c.Int("max-batch"),
+					PreparedSegments: c.Int("prepared"),
+				},
+			})
+			if err != nil {
+				return err
+			}
+			w := c.App.Writer
+			if c.Bool(jsonFlag.Name) {
+				return writeJSON(w, res)
+			}
+			fmt.Fprintf(w, "floor (%s): 4 KiB pwrite+fdatasync p50 %.1f µs  p99 %.1f µs;  1 MiB O_DIRECT %.2f GB/s\n",
+				res.Dir, res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us, res.FloorBandwidthBytesPerSec/1e9)
+			fmt.Fprintf(w, "floor, %d-byte O_DIRECT writes each fdatasynced: %.2f GB/s\n", res.FloorSyncedBatchBytes, res.FloorSyncedBandwidthBytesPerSec/1e9)
+			fmt.Fprintf(w, "saturating, %d-byte records: %.2fM records/s  %.2f GB/s on disk (%.2f of floor, %.2f of the synced floor; payload %.2f)  %.0f records per batch  %d segment switches\n",
+				res.RecordSize, res.RecordsPerSec/1e6, res.BytesPerSec/1e9, res.BandwidthRatio, res.SyncedBandwidthRatio, res.PayloadBandwidthRatio, res.AvgBatchRecords, res.SegmentSwitches)
+			fmt.Fprintf(w, "paced, %d records/s (achieved %.0f): commit p50 %.1f µs (%.2f × floor)  p99 %.1f µs (%.2f × floor p99)  p99.9 %.1f µs  %.1f records per batch\n",
+				res.PacedTargetRate, res.PacedRecordsPerSec, res.CommitP50Us, res.CommitP50Ratio, res.CommitP99Us, res.CommitP99Ratio, res.CommitP999Us, res.PacedAvgBatchRecords)
+			fmt.Fprintf(w, "  ideal group commit on the floor's syncs: p50 %.1f µs  p99 %.1f µs (log p50 %.2f × ideal);  seen by a woken goroutine: p50 %.1f µs  p99 %.1f µs\n",
+				res.FloorGroupCommitP50Us, res.FloorGroupCommitP99Us, res.CommitP50IdealRatio, res.ObservedP50Us, res.ObservedP99Us)
+			return nil
+		},
+	}
+}

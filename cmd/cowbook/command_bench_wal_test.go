@@ -1,0 +1,39 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestBenchWALJSON(t *testing.T) {
+	out, err := runApp(t, "bench", "wal", "--data", t.TempDir(), "--json",
+		"--records", "20000", "--rate", "2000", "--paced-duration", "200ms",
+		"--floor-samples", "50", "--floor-bytes", "8388608", "--segment-size", "1048576")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]float64
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		// Dir is a string; decode numbers only.
+		var raw map[string]any
+		if err := json.Unmarshal([]byte(out), &raw); err != nil {
+			t.Fatalf("not one JSON object: %v\n%s", err, out)
+		}
+		res = map[string]float64{}
+		for k, v := range raw {
+			if f, ok := v.(float64); ok {
+				res[k] = f
+			}
+		}
+	}
+	for _, k := range []string{"floor_fdatasync_p50_us", "floor_fdatasync_p99_us", "floor_bandwidth_bytes_per_sec",
+		"records_per_sec", "bytes_per_sec", "bandwidth_ratio", "commit_p50_us", "commit_p99_us", "commit_p999_us",
+		"commit_p50_ratio", "avg_batch_records"} {
+		if v, ok := res[k]; !ok || v <= 0 {
+			t.Errorf("%s = %v, %v; want a positive figure", k, v, ok)
+		}
+	}
+	if res["saturate_records"] != 20000 {
+		t.Errorf("saturate_records = %v", res["saturate_records"])
+	}
+}

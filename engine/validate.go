@@ -1,0 +1,224 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvariant is returned by Validate, wrapped with the first violation
+// found: where it is and what was expected.
+var ErrInvariant = errors.New("engine: invariant violated")
+
+// Validate checks every structural invariant of the arena and reports the
+// first violation precisely:
+//
+//   - header: counts within capacities;
+//   - symbol table and symbol index agree;
+//   - each level: empty ⇔ no head ⇔ no tail ⇔ bitmap bit clear; its FIFO
+//     chain is doubly linked, ends at its tail, holds orders of that
+//     symbol, side and level with positive quantity, and their count and
+//     total equal the level's;
+//   - bitmaps: summary bit j set ⇔ word j non-zero; no bit past the band;
+//   - best bid/ask caches are the highest bid and lowest ask level, and
+//     the book is not crossed;
+//   - per-side and global order counts and quantities add up;
+//   - the order-id index holds exactly the live orders, each reachable
+//     from its home bucket, with the right hash;
+//   - the free list holds exactly the unused slots below the high-water
+//     mark.
+//
+// It reads the whole arena and is meant for tests, recovery and tools.
+func (e *Engine) Validate() error {
+	if err := e.validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvariant, err)
+	}
+	return nil
+}
+
+func (e *Engine) validate() error {
+	h := e.h
+	if h.NSymbols > h.MaxSymbols || h.PoolHigh > h.MaxOrders || h.Live > h.PoolHigh ||
+		h.HeapUsed > h.HeapSize || h.LevelsUsed > h.LevelCapacity {
+		return fmt.Errorf("header counts out of range: symbols %d/%d, pool high %d/%d, live %d",
+			h.NSymbols, h.MaxSymbols, h.PoolHigh, h.MaxOrders, h.Live)
+	}
+	if h.IndexActive > h.IndexCap || h.IndexActive&(h.IndexActive-1) != 0 || e.idxMask != h.IndexActive-1 {
+		return fmt.Errorf("order index in use %d of %d", h.IndexActive, h.IndexCap)
+	}
+	if err := e.checkIndexes(); err != nil {
+		return err
+	}
+	var levelsUsed, heapUsed uint64
+	var live, bidQty, askQty uint64
+	for i := uint32(0); i < h.NSymbols; i++ {
+		if err := e.checkSymbolRecord(i); err != nil {
+			return err
+		}
+		s := e.sym(i)
+		if j, ok := e.findSymbol(Symbol(s.Name)); !ok || j != i {
+			return fmt.Errorf("symbol %d (%s) not found at its number in the symbol index", i, Symbol(s.Name))
+		}
+		levelsUsed += uint64(s.NLevels)
+		heapUsed += blockBytes(uint64(s.NLevels))
+		for k := 0; k < 2; k++ {
+			n, q, err := e.validateSide(i, s, k)
+			if err != nil {
+				return err
+			}
+			live += n
+			if k == 0 {
+				bidQty += q
+			} else {
+				askQty += q
+			}
+		}
+		if b, a := s.Side[0].Best, s.Side[1].Best; b >= 0 && a >= 0 && b >= a {
+			return fmt.Errorf("symbol %s: book crossed: best bid level %d ≥ best ask level %d", Symbol(s.Name), b, a)
+		}
+	}
+	if levelsUsed != h.LevelsUsed || heapUsed != h.HeapUsed {
+		return fmt.Errorf("levels used %d (header %d), heap used %d (header %d)", levelsUsed, h.LevelsUsed, heapUsed, h.HeapUsed)
+	}
+	if live != uint64(h.Live) {
+		return fmt.Errorf("%d orders in level chains, header says %d live", live, h.Live)
+	}
+	if bidQty != h.BidQty || askQty != h.AskQty {
+		return fmt.Errorf("resting qty bid %d ask %d, header says %d/%d", bidQty, askQty, h.BidQty, h.AskQty)
+	}
+	inUse := uint32(0)
+	for slot := uint32(1); slot <= h.PoolHigh; slot++ {
+		if e.ord(slot).Side != 0 {
+			inUse++
+		}
+	}
+	if inUse != h.Live {
+		return fmt.Errorf("%d pool slots in use, header says %d live", inUse, h.Live)
+	}
+	free := uint32(0)
+	for slot := h.FreeHead; slot != 0; slot = e.ord(slot).Next {
+		if slot > h.PoolHigh {
+			return fmt.Errorf("free list: slot %d above high-water mark %d", slot, h.PoolHigh)
+		}
+		if e.ord(slot).Side != 0 {
+			return fmt.Errorf("free list: slot %d holds a live order", slot)
+		}
+		free++
+		if free > h.PoolHigh {
+			return fmt.Errorf("free list: cycle")
+		}
+	}
+	if free+h.Live != h.PoolHigh {
+		return fmt.Errorf("free list holds %d slots, live %d, high-water mark %d", free, h.Live, h.PoolHigh)
+	}
+	entries := uint32(0)
+	if 2*uint64(h.Live) > uint64(h.IndexActive) {
+		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
+	}
+	for p := uint32(0); p < h.IndexCap; p++ {
+		ent := *e.idx(p)
+		slot := uint32(ent)
+		if p >= h.IndexActive {
+			if ent != 0 || *e.tag(p) != 0 {
+				return fmt.Errorf("order index position %d beyond the %d in use is not empty", p, h.IndexActive)
+			}
+			continue
+		}
+		if slot == 0 {
+			if ent != 0 {
+				return fmt.Errorf("order index position %d: empty entry with hash bits", p)
+			}
+			continue
+		}
+		entries++
+		if slot > h.PoolHigh || e.ord(slot).Side == 0 {
+			return fmt.Errorf("order index position %d: slot %d is not a live order", p, slot)
+		}
+		o := e.ord(slot)
+		if uint32(o.Sym) >= h.NSymbols {
+			return fmt.Errorf("order slot %d: symbol %d undefined", slot, o.Sym)
+		}
+		hh := orderHash(uint32(o.Sym), OrderID(o.ID))
+		if uint32(ent>>32) != hh {
+			return fmt.Errorf("order index position %d: hash %#x, order %d hashes to %#x", p, uint32(ent>>32), o.ID, hh)
+		}
+		if got, pos := e.findOrder(uint32(o.Sym), OrderID(o.ID), hh); got != slot || pos != p {
+			return fmt.Errorf("order index position %d: lookup of order %d finds slot %d at %d", p, o.ID, got, pos)
+		}
+	}
+	if entries != h.Live {
+		return fmt.Errorf("order index holds %d entries, %d live orders", entries, h.Live)
+	}
+	return nil
+}
+
+// validateSide checks one side of symbol i and returns its order count and
+// quantity.
+func (e *Engine) validateSide(i uint32, s *symbol, k int) (orders, qty uint64, err error) {
+	sd := &s.Side[k]
+	name := Symbol(s.Name)
+	sideName := [2]string{"bid", "ask"}[k]
+	best := int32(noLevel)
+	maxSteps := uint64(e.h.PoolHigh)
+	for l := int32(0); l < int32(s.NLevels); l++ {
+		lv := e.lvl(sd, l)
+		bit := *e.word(sd.Bits, uint32(l)>>6)>>(uint32(l)&63)&1 == 1
+		if lv.Head == 0 {
+			if lv.Tail != 0 || lv.Count != 0 || lv.Qty != 0 || bit {
+				return 0, 0, fmt.Errorf("%s %s level %d: empty but tail %d count %d qty %d bit %v", name, sideName, l, lv.Tail, lv.Count, lv.Qty, bit)
+			}
+			continue
+		}
+		if !bit {
+			return 0, 0, fmt.Errorf("%s %s level %d: non-empty but bitmap bit clear", name, sideName, l)
+		}
+		if k == 0 || best < 0 { // bids: the highest; asks: the lowest
+			best = l
+		}
+		var n, q uint64
+		prev := uint32(0)
+		for slot := lv.Head; slot != 0; slot = e.ord(slot).Next {
+			if slot > e.h.PoolHigh {
+				return 0, 0, fmt.Errorf("%s %s level %d: chain reaches slot %d above high-water mark", name, sideName, l, slot)
+			}
+			o := e.ord(slot)
+			if uint32(o.Sym) != i || int(o.Side) != k+1 || o.Level != uint32(l) || o.Qty == 0 || o.Prev != prev {
+				return 0, 0, fmt.Errorf("%s %s level %d: order slot %d (id %d) has symbol %d side %d level %d qty %d prev %d, want %d/%d/%d/>0/%d",
+					name, sideName, l, slot, o.ID, o.Sym, o.Side, o.Level, o.Qty, o.Prev, i, k+1, l, prev)
+			}
+			n++
+			q += uint64(o.Qty)
+			prev = slot
+			if n > maxSteps {
+				return 0, 0, fmt.Errorf("%s %s level %d: chain cycles", name, sideName, l)
+			}
+		}
+		if prev != lv.Tail || n != uint64(lv.Count) || q != lv.Qty {
+			return 0, 0, fmt.Errorf("%s %s level %d: chain ends at %d with %d orders qty %d; level says tail %d count %d qty %d",
+				name, sideName, l, prev, n, q, lv.Tail, lv.Count, lv.Qty)
+		}
+		orders += n
+		qty += q
+	}
+	for w := uint32(0); w < s.Words; w++ {
+		word := *e.word(sd.Bits, w)
+		if w == s.Words-1 && s.NLevels%64 != 0 && word>>(s.NLevels%64) != 0 {
+			return 0, 0, fmt.Errorf("%s %s bitmap: bits set past the band", name, sideName)
+		}
+		sum := *e.word(sd.Sum, w>>6)>>(w&63)&1 == 1
+		if sum != (word != 0) {
+			return 0, 0, fmt.Errorf("%s %s bitmap: summary bit of word %d is %v, word is %#x", name, sideName, w, sum, word)
+		}
+	}
+	for j := uint32(0); j < s.SumWords; j++ {
+		if j == s.SumWords-1 && s.Words%64 != 0 && *e.word(sd.Sum, j)>>(s.Words%64) != 0 {
+			return 0, 0, fmt.Errorf("%s %s summary: bits set past the bitmap", name, sideName)
+		}
+	}
+	if sd.Best != best {
+		return 0, 0, fmt.Errorf("%s %s best level cache %d, book says %d", name, sideName, sd.Best, best)
+	}
+	if orders != uint64(sd.Orders) || qty != sd.Qty {
+		return 0, 0, fmt.Errorf("%s %s: %d orders qty %d, side says %d/%d", name, sideName, orders, qty, sd.Orders, sd.Qty)
+	}
+	return orders, qty, nil
+}

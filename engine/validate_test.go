@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestValidateCatches corrupts one structure at a time and checks that
+// Validate names it: the invariant checks are not blind.
+func TestValidateCatches(t *testing.T) {
+	build := func(t *testing.T) *Engine {
+		e, err := New(Config{MaxOrders: 64, MaxSymbols: 2, MaxLevels: 200,
+			Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 200}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := []string{"N,X,1,1,B,L,GTC,100,5", "N,X,2,1,B,L,GTC,100,6", "N,X,3,1,B,L,GTC,90,7",
+			"N,X,4,1,S,L,GTC,110,8", "N,X,5,1,S,L,GTC,150,9", "N,X,6,1,B,L,GTC,80,1", "C,X,6"}
+		for i, l := range lines {
+			c := mustParse(t, l)
+			if _, err := e.Apply(uint64(i+1), &c, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	slotOf := func(e *Engine, id OrderID) *order {
+		slot, _ := e.findOrder(0, id, orderHash(0, id))
+		return e.ord(slot)
+	}
+	cases := []struct {
+		name, want string
+		break_     func(e *Engine)
+	}{
+		{"level qty", "chain ends", func(e *Engine) { e.lvl(&e.sym(0).Side[0], 99).Qty++ }},
+		{"level count", "chain ends", func(e *Engine) { e.lvl(&e.sym(0).Side[0], 99).Count = 5 }},
+		{"prev link", "prev", func(e *Engine) { slotOf(e, 2).Prev = 0 }},
+		{"order side", "side", func(e *Engine) { slotOf(e, 3).Side = 2 }},
+		{"bitmap bit", "bitmap bit clear", func(e *Engine) { e.clearBit(&e.sym(0).Side[1], 149) }},
+		{"stray bit", "empty but", func(e *Engine) { e.setBit(&e.sym(0).Side[1], 10) }},
+		{"best cache", "best level cache", func(e *Engine) { e.sym(0).Side[0].Best = 89 }},
+		{"side total", "side says", func(e *Engine) { e.sym(0).Side[1].Qty++ }},
+		{"header qty", "header says", func(e *Engine) { e.h.AskQty++ }},
+		{"index entry", "order index", func(e *Engine) {
+			for p := uint32(0); p < e.h.IndexActive; p++ {
+				if *e.idx(p) != 0 {
+					*e.idx(p) ^= 1 << 40
+					return
+				}
+			}
+		}},
+		{"free list lost", "free list", func(e *Engine) { e.h.FreeHead = 0 }},
+		{"free slot in use", "pool slots in use", func(e *Engine) { e.ord(e.h.FreeHead).Side = 1 }},
+		{"live count", "live", func(e *Engine) { e.h.Live++ }},
+		{"crossed book", "", func(e *Engine) {
+			// Move the best ask below the best bid by relinking order 4.
+			s := e.sym(0)
+			slot, _ := e.findOrder(0, 4, orderHash(0, 4))
+			o := e.ord(slot)
+			e.unlink(s, o)
+			e.link(s, slot, o, 50)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := build(t)
+			defer e.Close()
+			tc.break_(e)
+			err := e.Validate()
+			if !errors.Is(err, ErrInvariant) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want ErrInvariant mentioning %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,441 @@
+package perf
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+	"github.com/cowbook/cowbook/walfile"
+)
+
+// WALBenchConfig configures WALBench. Zero fields take the defaults noted.
+type WALBenchConfig struct {
+	// Dir is a directory on the filesystem to measure. The benchmark works
+	// in a fresh subdirectory of it and removes it afterwards.
+	Dir string
+	// FloorSamples is the number of 4 KiB pwrite+fdatasync timed for the
+	// latency floor. Zero: 2000.
+	FloorSamples int
+	// FloorBytes is the size of the file the bandwidth floor writes with
+	// 1 MiB O_DIRECT writes. Zero: 256 MiB.
+	FloorBytes int64
+	// RecordSize is the payload size of every record. Zero: 64.
+	RecordSize int
+	// SaturateRecords is how many records the saturating producer appends.
+	// Zero: 8M.
+	SaturateRecords int
+	// PacedRate is the paced producer's rate in records per second. Zero:
+	// 20,000.
+	PacedRate int
+	// PacedDuration is how long the paced producer runs. Zero: 3 s.
+	PacedDuration time.Duration
+	// Log is passed to walfile.Open (FS is ignored: the benchmark measures
+	// the real filesystem). Zero fields take walfile's defaults.
+	Log walfile.Options
+}
+
+// WALBenchResult is the outcome of WALBench; its JSON field names are the
+// contract of `cowbook bench wal --json`.
+type WALBenchResult struct {
+	Dir        string `json:"dir"`
+	RecordSize int    `json:"record_size_bytes"`
+	// Floor: raw O_DIRECT 4 KiB pwrite+fdatasync into a pre-written file,
+	// and raw O_DIRECT sequential bandwidth with 1 MiB writes (one
+	// fdatasync at the end).
+	FloorFdatasyncP50Us       float64 `json:"floor_fdatasync_p50_us"`
+	FloorFdatasyncP99Us       float64 `json:"floor_fdatasync_p99_us"`
+	FloorFdatasyncP999Us      float64 `json:"floor_fdatasync_p999_us"`
+	FloorBandwidthBytesPerSec float64 `json:"floor_bandwidth_bytes_per_sec"`
+	// The same with writes of MaxBatch bytes, each followed by fdatasync:
+	// what a group commit of that size can make durable at most.
+	FloorSyncedBatchBytes           int     `json:"floor_synced_batch_bytes"`
+	FloorSyncedBandwidthBytesPerSec float64 `json:"floor_synced_bandwidth_bytes_per_sec"`
+	// An ideal group commit on the floor's sync timeline, with records
+	// arriving at the paced rate (see idealGroupCommit).
+	FloorGroupCommitP50Us float64 `json:"floor_group_commit_p50_us"`
+	FloorGroupCommitP99Us float64 `json:"floor_group_commit_p99_us"`
+	SaturateRecords       int64   `json:"saturate_records"`
+	RecordsPerSec         float64 `json:"records_per_sec"`
+	// BytesPerSec counts record bytes as laid out on disk (header, payload,
+	// padding) made durable per second; PayloadBytesPerSec only payloads.
+	BytesPerSec           float64 `json:"bytes_per_sec"`
+	PayloadBytesPerSec    float64 `json:"payload_bytes_per_sec"`
+	BandwidthRatio        float64 `json:"bandwidth_ratio"`
+	PayloadBandwidthRatio float64 `json:"payload_bandwidth_ratio"`
+	// SyncedBandwidthRatio is bytes_per_sec / floor_synced_bandwidth_bytes_per_sec.
+	SyncedBandwidthRatio float64 `json:"synced_bandwidth_ratio"`
+	AvgBatchRecords      float64 `json:"avg_batch_records"`
+	AvgBatchBytes        float64 `json:"avg_batch_bytes"`
+	SegmentSwitches      int     `json:"segment_switches"`
+	PacedTargetRate      int     `json:"paced_target_records_per_sec"`
+	PacedRecordsPerSec   float64 `json:"paced_records_per_sec"`
+	PacedAvgBatchRecords float64 `json:"paced_avg_batch_records"`
+	// Commit: from Append to the writer publishing the durable sequence
+	// that covers the record (Options.OnDurable), paced producer.
+	CommitP50Us  float64 `json:"commit_p50_us"`
+	CommitP99Us  float64 `json:"commit_p99_us"`
+	CommitP999Us float64 `json:"commit_p999_us"`
+	CommitMaxUs  float64 `json:"commit_max_us"`
+	// Observed: the same, measured by a separate goroutine that wakes on
+	// Log.Durable(): adds that goroutine's wake-up.
+	ObservedP50Us  float64 `json:"commit_observed_p50_us"`
+	ObservedP99Us  float64 `json:"commit_observed_p99_us"`
+	CommitP50Ratio float64 `json:"commit_p50_ratio"`
+	CommitP99Ratio float64 `json:"commit_p99_ratio"`
+	// CommitP50IdealRatio is commit_p50_us / floor_group_commit_p50_us.
+	CommitP50IdealRatio float64 `json:"commit_p50_ideal_ratio"`
+	// The same floors under the names the bench report pairs with the
+	// figures (docs/report.md: floor_X beside X).
+	FloorBytesPerSec    float64      `json:"floor_bytes_per_sec"`
+	FloorCommitP50Us    float64      `json:"floor_commit_p50_us"`
+	FloorCommitP99Us    float64      `json:"floor_commit_p99_us"`
+	CommitLatencyCurve  []CurvePoint `json:"commit_latency_curve"`
+	FloorFdatasyncCurve []CurvePoint `json:"floor_fdatasync_latency_curve"`
+	GoMaxProcs          int          `json:"gomaxprocs"`
+}
+
+func (c *WALBenchConfig) defaults() {
+	if c.FloorSamples == 0 {
+		c.FloorSamples = 2000
+	}
+	if c.FloorBytes == 0 {
+		c.FloorBytes = 256 << 20
+	}
+	if c.RecordSize == 0 {
+		c.RecordSize = 64
+	}
+	if c.SaturateRecords == 0 {
+		c.SaturateRecords = 8 << 20
+	}
+	if c.PacedRate == 0 {
+		c.PacedRate = 20_000
+	}
+	if c.PacedDuration == 0 {
+		c.PacedDuration = 3 * time.Second
+	}
+}
+
+func us(ns int64) float64 { return float64(ns) / 1e3 }
+
+// WALBench measures the write-ahead log against the floors of the same
+// filesystem, in one run: (a) raw 4 KiB O_DIRECT pwrite+fdatasync latency
+// and raw 1 MiB O_DIRECT bandwidth, (b) the log with a saturating producer,
+// (c) the log with a paced producer, timing each record from Append to the
+// moment the durable watermark covering it is observed.
+func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
+	cfg.defaults()
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(cfg.Dir, "walbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	res := &WALBenchResult{Dir: cfg.Dir, RecordSize: cfg.RecordSize, PacedTargetRate: cfg.PacedRate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, cfg.PacedRate, res); err != nil {
+		return nil, fmt.Errorf("floor latency: %w", err)
+	}
+	maxBatch := cfg.Log.MaxBatch
+	if maxBatch == 0 {
+		maxBatch = 1 << 20
+	}
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, res); err != nil {
+		return nil, fmt.Errorf("floor bandwidth: %w", err)
+	}
+	opts := cfg.Log
+	opts.FS = vfs.OS
+	if err := saturate(filepath.Join(work, "wal-saturate"), opts, cfg, res); err != nil {
+		return nil, fmt.Errorf("saturating run: %w", err)
+	}
+	if err := paced(filepath.Join(work, "wal-paced"), opts, cfg, res); err != nil {
+		return nil, fmt.Errorf("paced run: %w", err)
+	}
+	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
+	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
+	res.SyncedBandwidthRatio = res.BytesPerSec / res.FloorSyncedBandwidthBytesPerSec
+	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
+	res.CommitP99Ratio = res.CommitP99Us / res.FloorFdatasyncP99Us
+	if res.FloorGroupCommitP50Us > 0 {
+		res.CommitP50IdealRatio = res.CommitP50Us / res.FloorGroupCommitP50Us
+	}
+	res.FloorBytesPerSec = res.FloorBandwidthBytesPerSec
+	res.FloorCommitP50Us, res.FloorCommitP99Us = res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us
+	return res, nil
+}
+
+// prewritten creates path with size bytes of zeros, fsynced, opened for
+// O_DIRECT writing.
+func prewritten(path string, size int64) (vfs.File, error) {
+	f, err := vfs.OS.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|vfs.ODirect, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	zero := vfs.AlignedBuffer(1 << 20)
+	for off := int64(0); off < size; off += int64(len(zero)) {
+		if _, err := f.WriteAt(zero[:min(int64(len(zero)), size-off)], off); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func floorLatency(path string, samples, rate int, res *WALBenchResult) error {
+	const size = 16 << 20
+	f, err := prewritten(path, size)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := vfs.AlignedBuffer(4096)
+	h := NewHistogram()
+	ends := make([]time.Duration, 0, samples) // end of each timed sync, since the first began
+	var t0 time.Time
+	for i := range samples + 100 {
+		buf[0] = byte(i)
+		off := int64(i*4096) % size
+		t := time.Now()
+		if i == 100 {
+			t0 = t
+		}
+		if _, err := f.WriteAt(buf, off); err != nil {
+			return err
+		}
+		if err := f.Datasync(); err != nil {
+			return err
+		}
+		if i >= 100 { // the first ones warm the path up
+			e := time.Now()
+			h.Record(e.Sub(t).Nanoseconds())
+			ends = append(ends, e.Sub(t0))
+		}
+	}
+	idealGroupCommit(ends, rate, res)
+	res.FloorFdatasyncP50Us = us(h.Quantile(0.5))
+	res.FloorFdatasyncP99Us = us(h.Quantile(0.99))
+	res.FloorFdatasyncP999Us = us(h.Quantile(0.999))
+	res.FloorFdatasyncCurve = h.Curve()
+	return nil
+}
+
+// idealGroupCommit replays records arriving at rate per second against the
+// timeline of back-to-back syncs the latency floor just made: a record is
+// durable at the end of the first sync that starts after it arrives. That is
+// a group commit with no overhead at all, on the disk as it behaved; unlike
+// the per-sync p50 it weighs the disk's stalls by the time they last, as
+// arrivals at a steady rate do.
+func idealGroupCommit(ends []time.Duration, rate int, res *WALBenchResult) {
+	if len(ends) < 2 || rate <= 0 {
+		return
+	}
+	h := NewHistogram()
+	interval := time.Second / time.Duration(rate)
+	start := func(k int) time.Duration { // sync k starts when k-1 ends
+		if k == 0 {
+			return 0
+		}
+		return ends[k-1]
+	}
+	k := 0
+	for a := time.Duration(0); ; a += interval {
+		for k < len(ends) && start(k) < a {
+			k++
+		}
+		if k == len(ends) {
+			break
+		}
+		h.Record((ends[k] - a).Nanoseconds())
+	}
+	res.FloorGroupCommitP50Us = us(h.Quantile(0.5))
+	res.FloorGroupCommitP99Us = us(h.Quantile(0.99))
+}
+
+func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) error {
+	f, err := prewritten(path, size)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	// pass writes the file with O_DIRECT writes of n bytes, with an
+	// fdatasync after each when synced (else one at the end), and returns
+	// the bytes per second.
+	pass := func(n int, synced bool) (float64, error) {
+		buf := vfs.AlignedBuffer(n)
+		t := time.Now()
+		written := int64(0)
+		for off := int64(0); off+int64(n) <= size; off += int64(n) {
+			if _, err := f.WriteAt(buf, off); err != nil {
+				return 0, err
+			}
+			if synced {
+				if err := f.Datasync(); err != nil {
+					return 0, err
+				}
+			}
+			written += int64(n)
+		}
+		if err := f.Datasync(); err != nil {
+			return 0, err
+		}
+		return float64(written) / time.Since(t).Seconds(), nil
+	}
+	median := func(n int, synced bool) (float64, error) {
+		var rates []float64
+		for range 3 {
+			r, err := pass(n, synced)
+			if err != nil {
+				return 0, err
+			}
+			rates = append(rates, r)
+		}
+		sort.Float64s(rates)
+		return rates[1], nil
+	}
+	if res.FloorBandwidthBytesPerSec, err = median(1<<20, false); err != nil {
+		return err
+	}
+	// Blocks of the log's largest batch, each made durable before the next
+	// is written: the most a group commit of that size can do.
+	batch = (batch + vfs.DirectAlign - 1) / vfs.DirectAlign * vfs.DirectAlign
+	res.FloorSyncedBatchBytes = batch
+	res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true)
+	return err
+}
+
+func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
+	l, err := walfile.Open(dir, opts)
+	if err != nil {
+		return err
+	}
+	payload := make([]byte, cfg.RecordSize)
+	n := cfg.SaturateRecords
+	t := time.Now()
+	for i := range n {
+		payload[0] = byte(i)
+		if _, err := l.Append(1, payload); err != nil {
+			l.Close()
+			return err
+		}
+	}
+	if err := l.Sync(); err != nil {
+		l.Close()
+		return err
+	}
+	el := time.Since(t).Seconds()
+	st := l.Stats()
+	if err := l.Close(); err != nil {
+		return err
+	}
+	segs, err := walfile.List(dir, walfile.Options{})
+	if err != nil {
+		return err
+	}
+	recBytes := float64(walfile.RecordSize(cfg.RecordSize))
+	res.SaturateRecords = int64(n)
+	res.RecordsPerSec = float64(n) / el
+	res.BytesPerSec = res.RecordsPerSec * recBytes
+	res.PayloadBytesPerSec = res.RecordsPerSec * float64(cfg.RecordSize)
+	res.AvgBatchRecords = float64(n) / float64(st.Batches)
+	res.AvgBatchBytes = float64(st.WrittenBytes) / float64(st.Batches)
+	res.SegmentSwitches = len(segs) - 1
+	return nil
+}
+
+func paced(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
+	interval := time.Second / time.Duration(cfg.PacedRate)
+	warm := cfg.PacedRate / 10 // the first 100 ms are not recorded
+	n := warm + int(int64(cfg.PacedRate)*int64(cfg.PacedDuration)/int64(time.Second))
+	// The log starts empty at sequence 1, so record i is sequence i+1.
+	const base = 1
+	sent := make([]time.Time, n)
+	h := NewHistogram()  // Append → durable, timed by the writer (OnDurable)
+	ho := NewHistogram() // Append → seen by a goroutine woken through Durable()
+	durableNext := uint64(base)
+	opts.OnDurable = func(d uint64) {
+		now := time.Now()
+		for ; durableNext <= d && durableNext < base+uint64(n); durableNext++ {
+			if i := int(durableNext - base); i >= warm {
+				h.Record(now.Sub(sent[i]).Nanoseconds())
+			}
+		}
+	}
+	l, err := walfile.Open(dir, opts)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if l.NextSeq() != base {
+		return fmt.Errorf("fresh log starts at %d", l.NextSeq())
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	batchesBefore := l.Stats().Batches
+	go func() {
+		// The observer: one goroutine learns durability from the
+		// watermark, as the node's engine loop does.
+		defer wg.Done()
+		next := uint64(base) // first sequence not yet seen durable
+		end := base + uint64(n)
+		for next < end {
+			<-l.Durable()
+			if l.Err() != nil {
+				return
+			}
+			d := l.DurableSeq()
+			now := time.Now()
+			for ; next <= d && next < end; next++ {
+				if i := int(next - base); i >= warm {
+					ho.Record(now.Sub(sent[i]).Nanoseconds())
+				}
+			}
+		}
+	}()
+	payload := make([]byte, cfg.RecordSize)
+	// Pace with nanosleep on a thread with a 1 µs timer slack: time.Sleep
+	// has a resolution near 1 ms, and spinning would take a core from the
+	// writer on a 2-core machine. A record that falls behind schedule is
+	// appended at once.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
+	start := time.Now()
+	for i := range n {
+		target := start.Add(time.Duration(i) * interval)
+		if d := time.Until(target); d > 0 {
+			ts := unix.NsecToTimespec(d.Nanoseconds())
+			_ = unix.Nanosleep(&ts, nil)
+		}
+		sent[i] = time.Now()
+		payload[0] = byte(i)
+		if _, err := l.Append(1, payload); err != nil {
+			return err
+		}
+	}
+	el := time.Since(start).Seconds()
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	wg.Wait()
+	res.PacedRecordsPerSec = float64(n) / el
+	res.PacedAvgBatchRecords = float64(n) / float64(l.Stats().Batches-batchesBefore)
+	res.CommitP50Us = us(h.Quantile(0.5))
+	res.CommitP99Us = us(h.Quantile(0.99))
+	res.CommitP999Us = us(h.Quantile(0.999))
+	res.CommitMaxUs = us(h.Max())
+	res.CommitLatencyCurve = h.Curve()
+	res.ObservedP50Us = us(ho.Quantile(0.5))
+	res.ObservedP99Us = us(ho.Quantile(0.99))
+	return l.Close()
+}

@@ -1,0 +1,236 @@
+package walfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// Wire format: these constants define the bytes on disk (see doc.go). They
+// may only change together with FormatVersion.
+const (
+	// FormatVersion is the version written in every segment header.
+	FormatVersion = 1
+	// segmentMagic opens every segment.
+	segmentMagic = "cowbWAL\x00"
+	// segHeaderLen is the length of the segment header at offset 0; the rest
+	// of the header block is zero.
+	segHeaderLen = 32
+	// RecordHeaderLen is the length of a record header.
+	RecordHeaderLen = 24
+	// recordAlign is the alignment of every record within a segment.
+	recordAlign = 8
+)
+
+// Not wire format.
+const (
+	// segExt names a segment; brokenExt a copy of bytes cut from one;
+	// tmpExt a segment being prepared.
+	segExt    = ".wal"
+	brokenExt = ".broken"
+	tmpExt    = ".tmp"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// recordSize returns the bytes a record with n payload bytes occupies,
+// padding included.
+func recordSize(n int) int {
+	return (RecordHeaderLen + n + recordAlign - 1) &^ (recordAlign - 1)
+}
+
+// encodeRecord writes one record into dst, which must hold recordSize(len(payload))
+// bytes, and returns that size.
+func encodeRecord(dst []byte, seq uint64, batch uint32, typ uint8, payload []byte) int {
+	n := recordSize(len(payload))
+	dst = dst[:n]
+	binary.LittleEndian.PutUint32(dst[4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(dst[8:], seq)
+	binary.LittleEndian.PutUint32(dst[16:], batch)
+	dst[20], dst[21], dst[22], dst[23] = typ, 0, 0, 0
+	copy(dst[RecordHeaderLen:], payload)
+	clear(dst[RecordHeaderLen+len(payload):])
+	binary.LittleEndian.PutUint32(dst[0:], crc32.Checksum(dst[4:], castagnoli))
+	return n
+}
+
+// Record is one decoded log record. Payload aliases the reader's buffer and
+// is valid until the next call to Next.
+type Record struct {
+	Seq     uint64
+	Type    uint8
+	Payload []byte
+}
+
+// decoded is a record as found in a segment.
+type decoded struct {
+	Record
+	batch uint32 // seq minus the first sequence of its batch
+	size  int    // bytes occupied, padding included
+}
+
+// batchStart returns the first sequence of the batch that wrote the record.
+func (d *decoded) batchStart() uint64 { return d.Seq - uint64(d.batch) }
+
+// Reasons a record does not decode. They are internal: the scanner turns them
+// into ErrCorrupt with a segment and offset, or into a torn tail.
+var (
+	errEnd       = errors.New("end of data")
+	errTruncated = errors.New("record runs past the end of the segment")
+	errLength    = errors.New("impossible record length")
+	errReserved  = errors.New("reserved header bytes not zero")
+	errChecksum  = errors.New("checksum mismatch")
+	errSeqZero   = errors.New("sequence 0")
+	errBatch     = errors.New("batch offset larger than sequence")
+)
+
+// decodeRecord decodes the record at the start of b. It returns errEnd when b
+// starts with an all-zero record header (or is too short to hold one and is
+// all zero), and another error when the bytes are not a valid record. It
+// never panics, whatever b holds.
+func decodeRecord(b []byte) (decoded, error) {
+	var d decoded
+	if len(b) < RecordHeaderLen {
+		if allZero(b) {
+			return d, errEnd
+		}
+		return d, errTruncated
+	}
+	h := b[:RecordHeaderLen]
+	if allZero(h) {
+		return d, errEnd
+	}
+	n := binary.LittleEndian.Uint32(h[4:])
+	if uint64(n) > uint64(len(b)-RecordHeaderLen) {
+		return d, errLength
+	}
+	size := recordSize(int(n))
+	if size > len(b) {
+		return d, errTruncated
+	}
+	if h[21] != 0 || h[22] != 0 || h[23] != 0 {
+		return d, errReserved
+	}
+	if crc32.Checksum(b[4:size], castagnoli) != binary.LittleEndian.Uint32(h[0:]) {
+		return d, errChecksum
+	}
+	d.Seq = binary.LittleEndian.Uint64(h[8:])
+	d.batch = binary.LittleEndian.Uint32(h[16:])
+	d.Type = h[20]
+	d.Payload = b[RecordHeaderLen : RecordHeaderLen+int(n)]
+	d.size = size
+	if d.Seq == 0 {
+		return d, errSeqZero
+	}
+	if uint64(d.batch) >= d.Seq {
+		return d, errBatch
+	}
+	return d, nil
+}
+
+// segHeader is the decoded header of a segment.
+type segHeader struct {
+	blockSize int
+	firstSeq  uint64
+}
+
+// encodeSegHeader fills block (one zeroed header block) with a header.
+func encodeSegHeader(block []byte, blockSize int, firstSeq uint64) {
+	clear(block)
+	copy(block, segmentMagic)
+	binary.LittleEndian.PutUint32(block[8:], FormatVersion)
+	binary.LittleEndian.PutUint32(block[12:], uint32(blockSize))
+	binary.LittleEndian.PutUint64(block[20:], firstSeq)
+	binary.LittleEndian.PutUint32(block[28:], crc32.Checksum(block[:28], castagnoli))
+}
+
+// decodeSegHeader checks the header block at the start of b.
+func decodeSegHeader(b []byte) (segHeader, error) {
+	var h segHeader
+	if len(b) < segHeaderLen {
+		return h, errors.New("segment shorter than its header")
+	}
+	if string(b[:8]) != segmentMagic {
+		return h, errors.New("bad magic")
+	}
+	if crc32.Checksum(b[:28], castagnoli) != binary.LittleEndian.Uint32(b[28:]) {
+		return h, errors.New("header checksum mismatch")
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != FormatVersion {
+		return h, fmt.Errorf("format version %d, want %d", v, FormatVersion)
+	}
+	bs := binary.LittleEndian.Uint32(b[12:])
+	if bs == 0 || bs%4096 != 0 || bs > 1<<20 {
+		return h, fmt.Errorf("impossible block size %d", bs)
+	}
+	if binary.LittleEndian.Uint32(b[16:]) != 0 {
+		return h, errors.New("reserved header bytes not zero")
+	}
+	h.blockSize = int(bs)
+	h.firstSeq = binary.LittleEndian.Uint64(b[20:])
+	if h.firstSeq == 0 {
+		return h, errors.New("first sequence 0")
+	}
+	if len(b) < h.blockSize {
+		return h, errors.New("segment shorter than its header block")
+	}
+	if !allZero(b[segHeaderLen:h.blockSize]) {
+		return h, errors.New("header block padding not zero")
+	}
+	return h, nil
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// lastNonZero returns the index after the last non-zero byte of b, 0 if none.
+func lastNonZero(b []byte) int {
+	i := len(b)
+	for i >= 8 && binary.LittleEndian.Uint64(b[i-8:]) == 0 {
+		i -= 8
+	}
+	for i > 0 && b[i-1] == 0 {
+		i--
+	}
+	return i
+}
+
+// segmentName returns the file name of the segment whose first record is seq.
+func segmentName(seq uint64) string { return fmt.Sprintf("%020d%s", seq, segExt) }
+
+// parseSegmentName returns the first sequence a segment name carries.
+func parseSegmentName(name string) (uint64, bool) {
+	if len(name) != 20+len(segExt) || name[20:] != segExt {
+		return 0, false
+	}
+	var seq uint64
+	for _, c := range name[:20] {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if seq > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		seq = seq*10 + d
+	}
+	return seq, seq != 0
+}
+
+// RecordSize returns the bytes a record with a payload of n bytes occupies
+// in a segment, header and padding included.
+func RecordSize(n int) int { return recordSize(n) }

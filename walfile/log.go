@@ -1,0 +1,621 @@
+package walfile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+)
+
+// Log is an open write-ahead log. Append, AppendSeq, DurableSeq,
+// WaitDurable, Sync, Durable, TruncateBefore and NewReader are safe for
+// concurrent use; the node calls Append from its one engine goroutine and
+// learns durability through Durable and DurableSeq.
+//
+// Sequences are assigned by the log: each Append gets the previous one plus
+// one, and NextSeq says which sequence the next Append will get. The node's
+// sequencer uses the log's sequence as the command's sequence; AppendSeq
+// lets a caller that assigns sequences itself have the log check that they
+// agree.
+type Log struct {
+	opts Options
+	dir  string
+	fs   vfs.FS
+	bs   int
+
+	mu         sync.Mutex
+	work       sync.Cond // the writer waits for records
+	space      sync.Cond // appenders wait for buffer space
+	durc       sync.Cond // WaitDurable waits for the durable sequence
+	fill       *batch    // where appenders encode records
+	spare      *batch    // the other buffer; nil while the writer holds it
+	next       uint64    // sequence of the next Append
+	closing    bool
+	closed     bool
+	err        error // sticky failure, wraps ErrFailed
+	writerIdle bool
+
+	durable atomic.Uint64
+	notify  chan struct{}
+	batches atomic.Uint64 // group commits written
+	written atomic.Uint64 // bytes written by group commits
+
+	truncMu sync.Mutex
+	lock    vfs.File // dir/LOCK, flocked while the log is open
+
+	// Owned by the writer goroutine (and by Open before it starts).
+	seg      vfs.File
+	segName  string
+	pipe     *pipeline
+	hdr      []byte
+	done     chan struct{}
+	recovery Recovery
+}
+
+// batch is one write buffer: the bytes of one group commit.
+type batch struct {
+	buf      []byte // aligned; len MaxBatch + 2 blocks
+	base     int64  // file offset of buf[0], block-aligned
+	n        int    // bytes used
+	carried  int    // leading bytes already written by the previous batch
+	first    uint64 // sequence of the first new record; 0 when none
+	last     uint64 // sequence of the last record
+	segFirst uint64 // first sequence of the segment the bytes belong to
+	segCap   int64  // size of that segment
+	newSeg   bool   // the writer must create segment segFirst first
+}
+
+// Recovery is what Open found and did.
+type Recovery struct {
+	// TornTail is the torn tail Open cut, nil if the log ended cleanly.
+	TornTail *Damage
+	// Broken is the file holding a copy of the bytes cut.
+	Broken string
+}
+
+// Open opens the log in dir, creating dir and a first segment if needed.
+// It checks every segment header and reads the last segment; a torn tail
+// is cut back to the last whole record (a copy of the cut bytes is kept in a
+// .broken file) and the cut made durable before Open returns. Corruption is
+// an ErrCorrupt error and changes nothing; Repair with force is the way past
+// it. Records in earlier segments are checked by the Reader as they are read,
+// and all of them by Verify.
+func Open(dir string, opts Options) (*Log, error) {
+	opts, err := opts.EnsureDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fs := opts.FS
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := fs.SyncDir(filepath.Dir(dir)); err != nil {
+		return nil, err
+	}
+	lock, err := acquireLock(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	l, err := open(dir, opts, lock)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// lockName is the file Open and Repair lock; it holds nothing.
+const lockName = "LOCK"
+
+// acquireLock opens and locks dir/LOCK.
+func acquireLock(fs vfs.FS, dir string) (vfs.File, error) {
+	f, err := fs.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func open(dir string, opts Options, lock vfs.File) (*Log, error) {
+	fs := opts.FS
+	_, tmps, err := listSegments(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tmps {
+		if err := fs.Remove(filepath.Join(dir, t)); err != nil {
+			return nil, err
+		}
+	}
+	l := &Log{
+		opts:   opts,
+		dir:    dir,
+		fs:     fs,
+		lock:   lock,
+		bs:     opts.BlockSize,
+		notify: make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		hdr:    vfs.AlignedBuffer(opts.BlockSize),
+	}
+	l.work.L, l.space.L, l.durc.L = &l.mu, &l.mu, &l.mu
+	bufLen := opts.MaxBatch + 2*opts.BlockSize
+	l.fill = &batch{buf: vfs.AlignedBuffer(bufLen)}
+	l.spare = &batch{buf: vfs.AlignedBuffer(bufLen)}
+	if err := l.openTail(); err != nil {
+		if l.seg != nil {
+			l.seg.Close()
+		}
+		return nil, err
+	}
+	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments)
+	started := make(chan error, 1)
+	go l.run(started)
+	if err := <-started; err != nil {
+		l.pipe.stop()
+		l.seg.Close()
+		return nil, fmt.Errorf("walfile: pin the writer: %w", err)
+	}
+	return l, nil
+}
+
+// openTail finds (or creates) the segment to append to, cuts a torn tail,
+// and loads the partly written last block into the fill buffer.
+func (l *Log) openTail() error {
+	r, buf, err := scanLog(l.fs, l.dir, false)
+	if err != nil {
+		return err
+	}
+	if len(r.Segments) == 0 {
+		return l.createFirst()
+	}
+	if d := r.Damage; d != nil {
+		if !d.Torn {
+			return d.Err
+		}
+		broken, err := cutTail(l.fs, l.dir, d, buf)
+		if err != nil {
+			return err
+		}
+		l.recovery = Recovery{TornTail: d, Broken: broken}
+	}
+	last := r.Segments[len(r.Segments)-1]
+	if last.BlockSize != l.bs {
+		// Keep writing in the unit the log was created with.
+		if l.opts.SegmentSize%int64(last.BlockSize) != 0 {
+			return fmt.Errorf("walfile: SegmentSize %d is not a multiple of the log's block size %d", l.opts.SegmentSize, last.BlockSize)
+		}
+		l.bs = last.BlockSize
+		l.hdr = vfs.AlignedBuffer(l.bs)
+		bufLen := l.opts.MaxBatch + 2*l.bs
+		l.fill.buf, l.spare.buf = vfs.AlignedBuffer(bufLen), vfs.AlignedBuffer(bufLen)
+	}
+	path := filepath.Join(l.dir, last.Name)
+	f, err := l.fs.OpenFile(path, os.O_RDWR|l.opts.directFlag(), 0)
+	if err != nil {
+		return err
+	}
+	l.seg, l.segName = f, last.Name
+	// A segment cut short (not by this package: segments never change
+	// size) ends at its last whole block; the next record that does not fit
+	// starts a new segment.
+	segCap := int64(len(buf)) / int64(l.bs) * int64(l.bs)
+	// Records a previous process wrote may still be only in the page cache
+	// (buffered mode, or a write whose fdatasync failed): make them durable
+	// before reporting them durable.
+	if err := f.Datasync(); err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return err
+	}
+	end := last.End
+	whole := end / int64(l.bs) * int64(l.bs)
+	f0 := l.fill
+	f0.base, f0.n = whole, int(end-whole)
+	f0.carried = f0.n
+	copy(f0.buf, buf[whole:end])
+	f0.segFirst, f0.segCap = last.FirstSeq, segCap
+	l.next = last.LastSeq + 1
+	l.durable.Store(last.LastSeq)
+	return nil
+}
+
+// createFirst creates the first segment of an empty log.
+func (l *Log) createFirst() error {
+	first := l.opts.FirstSeq
+	tmp := filepath.Join(l.dir, "prealloc-first"+tmpExt)
+	f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil)
+	if err != nil {
+		return err
+	}
+	l.seg = f
+	if err := l.installSegment(f, tmp, first); err != nil {
+		return err
+	}
+	f0 := l.fill
+	f0.base, f0.n, f0.carried = int64(l.bs), 0, 0
+	f0.segFirst, f0.segCap = first, l.opts.SegmentSize
+	l.next = first
+	l.durable.Store(first - 1)
+	return nil
+}
+
+// installSegment makes the prepared file f (at tmp) the segment starting at
+// first: header written and fdatasynced, renamed, directory fsynced. Only
+// then may records be written to it.
+func (l *Log) installSegment(f vfs.File, tmp string, first uint64) error {
+	encodeSegHeader(l.hdr, l.bs, first)
+	if _, err := f.WriteAt(l.hdr, 0); err != nil {
+		return err
+	}
+	if err := f.Datasync(); err != nil {
+		return err
+	}
+	name := segmentName(first)
+	if err := l.fs.Rename(tmp, filepath.Join(l.dir, name)); err != nil {
+		return err
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return err
+	}
+	l.segName = name
+	return nil
+}
+
+// Recovery returns what Open found and did.
+func (l *Log) Recovery() Recovery { return l.recovery }
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// Append adds a record and returns its sequence. It does not wait for the
+// disk: the record is durable once DurableSeq reaches the sequence. It waits
+// only when a whole MaxBatch of records is already waiting for the writer
+// (back-pressure) or, once per segment, for the previous segment's last
+// batch to be taken. It does not allocate. The payload is copied.
+func (l *Log) Append(typ uint8, payload []byte) (uint64, error) {
+	return l.append(0, typ, payload)
+}
+
+// AppendSeq is Append for a caller that assigns sequences itself: it fails
+// with ErrSequence, appending nothing, unless seq is NextSeq.
+func (l *Log) AppendSeq(seq uint64, typ uint8, payload []byte) error {
+	if seq == 0 {
+		return fmt.Errorf("%w: 0", ErrSequence)
+	}
+	_, err := l.append(seq, typ, payload)
+	return err
+}
+
+func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
+	size := recordSize(len(payload))
+	if size > l.opts.MaxBatch || int64(size) > l.opts.SegmentSize-int64(l.bs) || len(payload) > 1<<31 {
+		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload))
+	}
+	l.mu.Lock()
+	var f *batch
+	for {
+		if l.err != nil {
+			err := l.err
+			l.mu.Unlock()
+			return 0, err
+		}
+		if l.closing {
+			l.mu.Unlock()
+			return 0, ErrClosed
+		}
+		f = l.fill
+		if f.base+int64(f.n+size) > f.segCap {
+			if f.first != 0 {
+				// The segment's last batch is still waiting for the
+				// writer; the next record goes into a new segment, which
+				// needs a fresh buffer.
+				l.space.Wait()
+				continue
+			}
+			f.base, f.n, f.carried = int64(l.bs), 0, 0
+			f.segFirst, f.segCap, f.newSeg = l.next, l.opts.SegmentSize, true
+		}
+		if f.n-f.carried+size > l.opts.MaxBatch {
+			l.space.Wait()
+			continue
+		}
+		break
+	}
+	seq := l.next
+	if want != 0 && want != seq {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
+	}
+	if f.first == 0 {
+		f.first = seq
+	}
+	f.n += encodeRecord(f.buf[f.n:], seq, uint32(seq-f.first), typ, payload)
+	f.last = seq
+	l.next = seq + 1
+	if l.writerIdle && f.first == seq {
+		// The first record of a batch wakes the writer; it takes the
+		// records appended meanwhile with it.
+		l.work.Signal()
+	}
+	l.mu.Unlock()
+	return seq, nil
+}
+
+// NextSeq returns the sequence the next Append will get.
+func (l *Log) NextSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
+// DurableSeq returns the highest sequence known durable: every record up to
+// it has been written and fdatasynced.
+func (l *Log) DurableSeq() uint64 { return l.durable.Load() }
+
+// Durable returns a channel that receives a value after DurableSeq advances,
+// after the log fails and after Close. It holds at most one pending value, so
+// one goroutine can learn durability without a goroutine or a channel per
+// record: on receive, read DurableSeq (and Err).
+func (l *Log) Durable() <-chan struct{} { return l.notify }
+
+// Stats counts what the log wrote since Open.
+type Stats struct {
+	// Batches is the number of group commits (one write and one
+	// fdatasync each).
+	Batches uint64
+	// WrittenBytes is the bytes written by them, whole blocks, rewritten
+	// partial blocks counted each time.
+	WrittenBytes uint64
+}
+
+// Stats returns what the log wrote since Open.
+func (l *Log) Stats() Stats {
+	return Stats{Batches: l.batches.Load(), WrittenBytes: l.written.Load()}
+}
+
+// Err returns the failure that made the log unusable (wrapping ErrFailed),
+// or nil.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// WaitDurable waits until the record with sequence seq is durable. It
+// returns ErrFailed (wrapped) if the log failed first and ErrClosed if the
+// log was closed without seq becoming durable.
+func (l *Log) WaitDurable(seq uint64) error {
+	if l.durable.Load() >= seq {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.durable.Load() < seq {
+		if l.err != nil {
+			return l.err
+		}
+		if l.closed || (l.closing && seq >= l.next) {
+			return ErrClosed
+		}
+		l.durc.Wait()
+	}
+	return nil
+}
+
+// Sync waits until every record appended so far is durable.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	last := l.next - 1
+	l.mu.Unlock()
+	return l.WaitDurable(last)
+}
+
+// run is the writer: one group commit at a time. It reports on started
+// whether it could be placed as Options.PinWriter asks.
+func (l *Log) run(started chan<- error) {
+	defer close(l.done)
+	if l.opts.PinWriter != nil {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		release, err := l.opts.PinWriter()
+		if err != nil {
+			started <- err
+			return
+		}
+		if release != nil {
+			defer release()
+		}
+	}
+	started <- nil
+	for {
+		l.mu.Lock()
+		for l.fill.first == 0 && !l.closing {
+			l.writerIdle = true
+			l.work.Wait()
+			l.writerIdle = false
+		}
+		if l.fill.first == 0 {
+			l.mu.Unlock()
+			return
+		}
+		b := l.fill
+		nb := l.spare
+		l.spare = nil
+		nb.carryFrom(b, l.bs)
+		l.fill = nb
+		l.space.Broadcast()
+		l.mu.Unlock()
+
+		err := l.commit(b)
+
+		l.mu.Lock()
+		l.spare = b
+		if err != nil {
+			l.err = fmt.Errorf("%w: %w", ErrFailed, err)
+			l.space.Broadcast()
+			l.durc.Broadcast()
+			l.mu.Unlock()
+			l.signal()
+			// Fail-stop: nothing more is written, not even new segments.
+			l.pipe.stop()
+			return
+		}
+		l.durable.Store(b.last)
+		l.batches.Add(1)
+		l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
+		l.durc.Broadcast()
+		l.mu.Unlock()
+		if l.opts.OnDurable != nil {
+			l.opts.OnDurable(b.last)
+		}
+		l.signal()
+	}
+}
+
+func (l *Log) signal() {
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+}
+
+// carryFrom starts b as the buffer after prev: it begins with prev's last,
+// partly filled block, which the next write rewrites with more records.
+func (b *batch) carryFrom(prev *batch, bs int) {
+	whole := prev.n / bs * bs
+	k := copy(b.buf, prev.buf[whole:prev.n])
+	b.base = prev.base + int64(whole)
+	b.n, b.carried = k, k
+	b.first, b.last = 0, 0
+	b.segFirst, b.segCap, b.newSeg = prev.segFirst, prev.segCap, false
+}
+
+// commit writes one batch and fdatasyncs it. Any error is final.
+func (l *Log) commit(b *batch) error {
+	if b.newSeg {
+		if err := l.roll(b.segFirst); err != nil {
+			return err
+		}
+	}
+	end := (b.n + l.bs - 1) / l.bs * l.bs
+	clear(b.buf[b.n:end])
+	if _, err := l.seg.WriteAt(b.buf[:end], b.base); err != nil {
+		return fmt.Errorf("write segment %s offset %d: %w", l.segName, b.base, err)
+	}
+	if err := l.seg.Datasync(); err != nil {
+		return fmt.Errorf("fdatasync segment %s: %w", l.segName, err)
+	}
+	return nil
+}
+
+// roll switches to a new segment starting at first.
+func (l *Log) roll(first uint64) error {
+	f, tmp, err := l.pipe.get()
+	if err != nil {
+		return err
+	}
+	old := l.seg
+	l.seg = f
+	if err := l.installSegment(f, tmp, first); err != nil {
+		old.Close()
+		return fmt.Errorf("create segment %s: %w", segmentName(first), err)
+	}
+	// The old segment's records are durable; closing it cannot lose them.
+	old.Close()
+	return nil
+}
+
+// Close writes and syncs every record appended so far, stops the writer
+// and the file pipeline and closes the files. It returns the log's failure,
+// if it failed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closing {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closing = true
+	l.work.Signal()
+	l.space.Broadcast()
+	l.durc.Broadcast()
+	l.mu.Unlock()
+	<-l.done
+	l.pipe.stop()
+	cerr := l.seg.Close()
+	l.lock.Close()
+	l.mu.Lock()
+	l.closed = true
+	l.durc.Broadcast()
+	err := l.err
+	l.mu.Unlock()
+	l.signal()
+	if err != nil {
+		return err
+	}
+	return cerr
+}
+
+// TruncateBefore removes whole segments that hold only records below seq,
+// oldest first, and fsyncs the directory. The segment being written is never
+// removed. seq may not exceed DurableSeq()+1: what it drops must be covered
+// by a durable snapshot, which cannot be ahead of the durable log.
+func (l *Log) TruncateBefore(seq uint64) error {
+	if d := l.DurableSeq(); seq > d+1 {
+		return fmt.Errorf("%w: truncate before %d, durable only to %d", ErrSequence, seq, d)
+	}
+	if err := l.Err(); err != nil {
+		return err
+	}
+	l.truncMu.Lock()
+	defer l.truncMu.Unlock()
+	segs, _, err := listSegments(l.fs, l.dir)
+	if err != nil {
+		return err
+	}
+	removed := 0
+	for i := 0; i+1 < len(segs) && segs[i+1].first <= seq; i++ {
+		if err := l.fs.Remove(segs[i].path); err != nil {
+			return err
+		}
+		removed++
+	}
+	if removed == 0 {
+		return nil
+	}
+	return l.fs.SyncDir(l.dir)
+}
+
+// FirstSeq returns the first sequence the log holds on disk.
+func (l *Log) FirstSeq() (uint64, error) {
+	segs, _, err := listSegments(l.fs, l.dir)
+	if err != nil {
+		return 0, err
+	}
+	if len(segs) == 0 {
+		return 0, fmt.Errorf("walfile: no segments in %s", l.dir)
+	}
+	return segs[0].first, nil
+}
+
+// NewReader returns a reader of the records from sequence from up to the
+// durable sequence at the time of the call. from 0 means the first record
+// on disk.
+func (l *Log) NewReader(from uint64) (*Reader, error) {
+	limit := l.DurableSeq()
+	r, err := NewReader(l.dir, l.opts, from)
+	if err != nil {
+		return nil, err
+	}
+	r.limit = limit
+	r.bounded = true
+	return r, nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package walfile
+
+const raceEnabled = false

@@ -1,0 +1,89 @@
+package walfile
+
+import (
+	"fmt"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+)
+
+// Options configures a Log. The zero value of every field means its default;
+// EnsureDefaults fills them in.
+type Options struct {
+	// FS is the filesystem. Zero: vfs.OS.
+	FS vfs.FS
+	// SegmentSize is the size of new segments in bytes, a multiple of
+	// BlockSize. Existing segments keep the size they were created with.
+	// Zero: 64 MiB.
+	SegmentSize int64
+	// BlockSize is the unit of writes and the size of a segment's header
+	// block, a multiple of 4096. An existing log keeps the block size of its
+	// last segment. Zero: 4096.
+	BlockSize int
+	// MaxBatch bounds the bytes of records one group commit writes; it is
+	// also how much Append buffers before it waits for the disk (each of the
+	// two write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
+	MaxBatch int
+	// PreparedSegments is how many zero-filled segments the file pipeline
+	// keeps ready ahead of the writer. Zero: 1.
+	PreparedSegments int
+	// FirstSeq is the sequence of the first record of a new, empty log.
+	// Ignored when the log already holds segments. Zero: 1.
+	FirstSeq uint64
+	// OnDurable, when set, is called by the writer goroutine each time the
+	// durable sequence advances, with the new value, before Durable's
+	// channel is signalled. It saves the caller a goroutine wake-up; it
+	// must return quickly and must not call the Log's methods that wait
+	// (Append may wait for the writer: it would deadlock). Zero: none.
+	OnDurable func(seq uint64)
+	// PinWriter, when set, is called on the writer goroutine, locked to its
+	// OS thread, before it writes anything: the node passes its CPU
+	// placement (placement.Options.PinWriterThread has this signature). An
+	// error fails Open; release is called when the writer exits. Zero: the
+	// writer runs wherever the Go scheduler puts it.
+	PinWriter func() (release func() error, err error)
+	// Buffered turns O_DIRECT off, for filesystems that do not support it
+	// (tmpfs). Durability still comes from fdatasync. Zero: O_DIRECT.
+	Buffered bool
+}
+
+// EnsureDefaults returns o with every zero field set to its default, and an
+// error if a field is invalid.
+func (o Options) EnsureDefaults() (Options, error) {
+	if o.FS == nil {
+		o.FS = vfs.OS
+	}
+	if o.BlockSize == 0 {
+		o.BlockSize = vfs.DirectAlign
+	}
+	if o.SegmentSize == 0 {
+		o.SegmentSize = 64 << 20
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 1 << 20
+	}
+	if o.PreparedSegments == 0 {
+		o.PreparedSegments = 1
+	}
+	if o.FirstSeq == 0 {
+		o.FirstSeq = 1
+	}
+	switch {
+	case o.BlockSize < 0 || o.BlockSize%vfs.DirectAlign != 0 || o.BlockSize > 1<<20:
+		return o, fmt.Errorf("walfile: BlockSize %d is not a multiple of %d up to 1 MiB", o.BlockSize, vfs.DirectAlign)
+	case o.SegmentSize%int64(o.BlockSize) != 0 || o.SegmentSize < 4*int64(o.BlockSize):
+		return o, fmt.Errorf("walfile: SegmentSize %d is not a multiple of BlockSize %d of at least 4 blocks", o.SegmentSize, o.BlockSize)
+	case o.MaxBatch < RecordHeaderLen || o.MaxBatch > 1<<30:
+		return o, fmt.Errorf("walfile: MaxBatch %d out of range", o.MaxBatch)
+	case o.PreparedSegments < 0 || o.PreparedSegments > 64:
+		return o, fmt.Errorf("walfile: PreparedSegments %d out of range", o.PreparedSegments)
+	}
+	return o, nil
+}
+
+// directFlag returns the flag segments are opened with.
+func (o *Options) directFlag() int {
+	if o.Buffered {
+		return 0
+	}
+	return vfs.ODirect
+}

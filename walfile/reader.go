@@ -1,0 +1,146 @@
+package walfile
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+)
+
+// Reader reads records in sequence order. It checks every record's CRC and
+// that sequences are contiguous, within and across segments. It reads one
+// segment into memory at a time.
+type Reader struct {
+	fs      vfs.FS
+	segs    []segment
+	i       int // segment being read; -1 before the first
+	buf     []byte
+	it      segIter
+	loaded  bool
+	from    uint64
+	expect  uint64 // sequence of the next record, 0 before the first
+	limit   uint64
+	bounded bool
+	torn    *Damage
+	err     error
+}
+
+// NewReader returns a reader of the log in dir from sequence from (0: the
+// first record on disk). It does not modify the log: a torn tail ends the
+// reading with io.EOF (see TornTail), corruption with ErrCorrupt. Use it on a
+// log no Log has open, or through Log.NewReader, which stops at the durable
+// sequence.
+func NewReader(dir string, opts Options, from uint64) (*Reader, error) {
+	opts, err := opts.EnsureDefaults()
+	if err != nil {
+		return nil, err
+	}
+	segs, _, err := listSegments(opts.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{fs: opts.FS, segs: segs, from: from}
+	if len(segs) == 0 {
+		if from > 1 {
+			return nil, fmt.Errorf("%w: log in %s is empty, cannot read from %d", ErrSequence, dir, from)
+		}
+		r.i = 0
+		return r, nil
+	}
+	if from != 0 && from < segs[0].first {
+		return nil, fmt.Errorf("%w: log in %s starts at %d, after %d", ErrSequence, dir, segs[0].first, from)
+	}
+	// Start with the last segment whose first sequence is ≤ from.
+	for r.i+1 < len(segs) && segs[r.i+1].first <= from {
+		r.i++
+	}
+	return r, nil
+}
+
+// Next returns the next record, io.EOF after the last one, or an error
+// wrapping ErrCorrupt. Record.Payload is valid until the next call.
+func (r *Reader) Next() (Record, error) {
+	if r.err != nil {
+		return Record{}, r.err
+	}
+	rec, err := r.next()
+	if err != nil {
+		r.err = err
+	}
+	return rec, err
+}
+
+func (r *Reader) next() (Record, error) {
+	for {
+		if r.bounded && (r.expect > r.limit || r.limit < max(r.from, 1)) {
+			// Nothing at or after from is durable yet; bytes past the
+			// durable sequence may be a write in progress.
+			return Record{}, io.EOF
+		}
+		if r.i >= len(r.segs) {
+			return Record{}, r.atEnd()
+		}
+		seg := r.segs[r.i]
+		if !r.loaded {
+			if r.expect != 0 && seg.first != r.expect {
+				return Record{}, fmt.Errorf("%w: segment %s offset 0: sequence gap: segment starts at %d, want %d", ErrCorrupt, seg.name, seg.first, r.expect)
+			}
+			b, err := loadSegment(r.fs, seg.path, r.buf)
+			if err != nil {
+				return Record{}, err
+			}
+			r.buf = b
+			h, err := checkSegHeader(b, seg)
+			if err != nil {
+				return Record{}, err
+			}
+			r.it = newSegIter(b, h)
+			r.loaded = true
+		}
+		d, _, sp, end := r.it.next()
+		switch {
+		case end:
+			r.i++
+			r.loaded = false
+			r.expect = r.it.expect
+			continue
+		case sp != nil:
+			classify(r.buf, sp)
+			if r.i == len(r.segs)-1 && sp.later < 0 {
+				r.torn = &Damage{Segment: seg.name, Offset: sp.off, Seq: sp.seq, Torn: true,
+					Bytes: sp.dataEnd - sp.off, Reason: sp.reason}
+				r.expect = sp.seq
+				r.i = len(r.segs)
+				return Record{}, r.atEnd()
+			}
+			return Record{}, corruptErr(seg.name, sp)
+		}
+		r.expect = d.Seq + 1
+		if d.Seq < r.from {
+			continue
+		}
+		if r.bounded && d.Seq > r.limit {
+			return Record{}, io.EOF
+		}
+		return d.Record, nil
+	}
+}
+
+// atEnd is the end of the records on disk: io.EOF, unless the reader was
+// asked to start beyond them.
+func (r *Reader) atEnd() error {
+	if r.from > r.expect && r.expect != 0 {
+		return fmt.Errorf("%w: log ends before sequence %d (next would be %d)", ErrSequence, r.from, r.expect)
+	}
+	return io.EOF
+}
+
+// TornTail returns the torn tail that ended the reading, or nil.
+func (r *Reader) TornTail() *Damage { return r.torn }
+
+// Close releases the reader's buffer.
+func (r *Reader) Close() error {
+	r.buf = nil
+	r.err = ErrClosed
+	return nil
+}

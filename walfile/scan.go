@@ -1,0 +1,343 @@
+package walfile
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/cowbook/cowbook/internal/vfs"
+)
+
+// segment is a segment file found in the log directory.
+type segment struct {
+	name  string
+	path  string
+	first uint64 // from the name
+}
+
+// listSegments returns the segments in dir in log order, and the names of
+// leftover prepared files.
+func listSegments(fs vfs.FS, dir string) (segs []segment, tmps []string, err error) {
+	names, err := fs.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range names {
+		if seq, ok := parseSegmentName(n); ok {
+			segs = append(segs, segment{name: n, path: filepath.Join(dir, n), first: seq})
+		} else if strings.HasSuffix(n, tmpExt) && strings.HasPrefix(n, "prealloc-") {
+			tmps = append(tmps, n)
+		}
+	}
+	return segs, tmps, nil
+}
+
+// loadSegment reads a whole segment into buf (grown as needed).
+func loadSegment(fs vfs.FS, path string, buf []byte) ([]byte, error) {
+	f, err := vfs.Open(fs, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	n, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if int64(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if m, err := f.ReadAt(buf, 0); err != nil && !(err == io.EOF && int64(m) == n) {
+		return nil, fmt.Errorf("walfile: read %s: %w", path, err)
+	}
+	return buf, nil
+}
+
+// readSegHeader reads and checks the header block of a segment.
+func readSegHeader(fs vfs.FS, seg segment) (segHeader, error) {
+	f, err := vfs.Open(fs, seg.path)
+	if err != nil {
+		return segHeader{}, err
+	}
+	defer f.Close()
+	b := make([]byte, vfs.DirectAlign)
+	n, err := f.ReadAt(b, 0)
+	if err != nil && err != io.EOF {
+		return segHeader{}, fmt.Errorf("walfile: read %s: %w", seg.path, err)
+	}
+	b = b[:n]
+	if n >= 16 && string(b[:8]) == segmentMagic {
+		// A header block larger than one page: read all of it.
+		if bs := int(binary.LittleEndian.Uint32(b[12:])); bs > n && bs <= 1<<20 {
+			b = make([]byte, bs)
+			n, err = f.ReadAt(b, 0)
+			if err != nil && err != io.EOF {
+				return segHeader{}, fmt.Errorf("walfile: read %s: %w", seg.path, err)
+			}
+			b = b[:n]
+		}
+	}
+	return checkSegHeader(b, seg)
+}
+
+// checkSegHeader decodes the header at the start of b and checks it against
+// the segment's name.
+func checkSegHeader(b []byte, seg segment) (segHeader, error) {
+	h, err := decodeSegHeader(b)
+	if err != nil {
+		return h, fmt.Errorf("%w: segment %s offset 0: %v", ErrCorrupt, seg.name, err)
+	}
+	if h.firstSeq != seg.first {
+		return h, fmt.Errorf("%w: segment %s offset 0: header says first sequence %d", ErrCorrupt, seg.name, h.firstSeq)
+	}
+	return h, nil
+}
+
+// spot is where a segment stops being a valid continuation of the log.
+type spot struct {
+	off     int64  // where valid data stops: everything from here is cut by a repair
+	at      int64  // the first offending byte
+	seq     uint64 // the sequence expected at off
+	reason  string
+	later   int64  // offset of a valid record proving the spot was durable, or -1
+	laterSq uint64 // its sequence
+	dataEnd int64  // after the last non-zero byte of the segment
+}
+
+// segIter walks the records of one loaded segment.
+type segIter struct {
+	b      []byte
+	off    int64
+	expect uint64
+}
+
+func newSegIter(b []byte, h segHeader) segIter {
+	return segIter{b: b, off: int64(h.blockSize), expect: h.firstSeq}
+}
+
+// next returns the next valid record and its offset; or end=true at a clean
+// end of data (a zero header followed only by zeros, or the end of the
+// file); or the spot where the data stops being valid.
+func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
+	off = it.off
+	rest := it.b[min(off, int64(len(it.b))):]
+	d, err := decodeRecord(rest)
+	switch {
+	case err == errEnd:
+		nz := lastNonZero(rest)
+		if nz == 0 {
+			return d, off, nil, true
+		}
+		at := off
+		for at < int64(len(it.b)) && it.b[at] == 0 {
+			at++
+		}
+		return d, off, &spot{off: off, at: at, seq: it.expect, later: -1,
+			reason: "non-zero bytes after the end of the data", dataEnd: off + int64(nz)}, false
+	case err != nil:
+		return d, off, &spot{off: off, at: off, seq: it.expect, later: -1,
+			reason: err.Error(), dataEnd: off + int64(lastNonZero(rest))}, false
+	case d.Seq != it.expect:
+		// A valid record in the expected place can only have been written
+		// there: it is never a torn write.
+		return d, off, &spot{off: off, at: off, seq: it.expect, later: off, laterSq: d.Seq,
+			reason: fmt.Sprintf("sequence %d, want %d", d.Seq, it.expect), dataEnd: off + int64(lastNonZero(rest))}, false
+	}
+	it.off += int64(d.size)
+	it.expect++
+	return d, off, nil, false
+}
+
+// classify looks past a spot for a valid record that proves the spot was
+// durable: one whose batch started after the expected sequence, or one with
+// a sequence below it (see doc.go). It sets sp.later.
+func classify(b []byte, sp *spot) {
+	if sp.later >= 0 {
+		return
+	}
+	for p := sp.off; p+RecordHeaderLen <= int64(len(b)); p += recordAlign {
+		h := b[p : p+RecordHeaderLen]
+		if h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
+			continue
+		}
+		d, err := decodeRecord(b[p:])
+		if err != nil {
+			continue
+		}
+		if d.Seq < sp.seq || d.batchStart() > sp.seq {
+			sp.later, sp.laterSq = p, d.Seq
+			return
+		}
+	}
+}
+
+// corruptErr describes a spot as corruption of segment name.
+func corruptErr(name string, sp *spot) error {
+	if sp.later >= 0 && sp.later != sp.off {
+		return fmt.Errorf("%w: segment %s offset %d: %s (a record of a later batch, sequence %d, follows at offset %d)",
+			ErrCorrupt, name, sp.at, sp.reason, sp.laterSq, sp.later)
+	}
+	return fmt.Errorf("%w: segment %s offset %d: %s", ErrCorrupt, name, sp.at, sp.reason)
+}
+
+// SegmentInfo describes one segment.
+type SegmentInfo struct {
+	Name     string `json:"name"`
+	Size     int64  `json:"size_bytes"`
+	FirstSeq uint64 `json:"first_seq"`
+	// LastSeq is the sequence of the last valid record, FirstSeq-1 when the
+	// segment holds none. Zero when the segment was not scanned.
+	LastSeq uint64 `json:"last_seq"`
+	Records int64  `json:"records"`
+	// End is the offset after the last valid record.
+	End     int64 `json:"end_offset"`
+	Scanned bool  `json:"scanned"`
+	// BlockSize is the block size in the segment's header (0 when the
+	// header was not read).
+	BlockSize int `json:"block_size"`
+}
+
+// Damage is where the log stops being whole.
+type Damage struct {
+	// Segment is the file name of the damaged segment.
+	Segment string `json:"segment"`
+	// Offset is where valid data stops; a repair cuts from here.
+	Offset int64 `json:"offset"`
+	// Seq is the sequence that should have been at Offset.
+	Seq uint64 `json:"seq"`
+	// Torn is true for a torn tail (Open cuts it), false for corruption.
+	Torn bool `json:"torn"`
+	// Bytes is how many bytes from Offset on are not zero-filled.
+	Bytes int64 `json:"bytes"`
+	// Reason says what was found.
+	Reason string `json:"reason"`
+	// Err is the ErrCorrupt error for corruption; nil for a torn tail.
+	Err error `json:"-"`
+
+	segIndex int
+	wholeSeg bool // the segment itself is bad (header, sequence gap)
+}
+
+// Report is what Inspect found.
+type Report struct {
+	Dir      string        `json:"dir"`
+	Segments []SegmentInfo `json:"segments"`
+	// FirstSeq and LastSeq bound the valid records (LastSeq = FirstSeq-1
+	// when there are none); Records counts them.
+	FirstSeq uint64  `json:"first_seq"`
+	LastSeq  uint64  `json:"last_seq"`
+	Records  int64   `json:"records"`
+	Damage   *Damage `json:"damage,omitempty"`
+}
+
+// scanLog checks the log in dir. With full set it reads every segment;
+// otherwise it checks every header and reads only the last segment, which is
+// what Open needs. It returns an error only when the files cannot be read;
+// damage is described in the report. buf, when it is the last segment's
+// bytes, is returned for reuse.
+func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
+	segs, _, err := listSegments(fs, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &Report{Dir: dir}
+	var buf []byte
+	expect := uint64(0) // the sequence the next segment must start at, 0 if unknown
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		size, _, err := fs.Stat(seg.path)
+		if err != nil {
+			return nil, nil, err
+		}
+		info := SegmentInfo{Name: seg.name, Size: size, FirstSeq: seg.first}
+		r.Segments = append(r.Segments, info)
+		if r.Damage != nil {
+			continue
+		}
+		if i == 0 {
+			r.FirstSeq, r.LastSeq = seg.first, seg.first-1
+		}
+		if expect != 0 && seg.first != expect {
+			r.Damage = &Damage{Segment: seg.name, Seq: expect, segIndex: i, wholeSeg: true,
+				Reason: fmt.Sprintf("sequence gap: segment starts at %d, want %d", seg.first, expect)}
+			r.Damage.Err = fmt.Errorf("%w: segment %s offset 0: %s", ErrCorrupt, seg.name, r.Damage.Reason)
+			continue
+		}
+		if i > 0 && seg.first <= segs[i-1].first {
+			// Cannot happen with sorted, distinct names; kept as a guard.
+			return nil, nil, fmt.Errorf("walfile: segments out of order at %s", seg.name)
+		}
+		if !full && !last {
+			if _, err := readSegHeader(fs, seg); err != nil {
+				r.Damage = &Damage{Segment: seg.name, Seq: seg.first, segIndex: i, wholeSeg: true, Reason: err.Error(), Err: err}
+			}
+			continue
+		}
+		buf, err = loadSegment(fs, seg.path, buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		h, err := checkSegHeader(buf, seg)
+		if err != nil {
+			r.Damage = &Damage{Segment: seg.name, Seq: seg.first, segIndex: i, wholeSeg: true, Reason: err.Error(), Err: err, Bytes: int64(lastNonZero(buf))}
+			continue
+		}
+		it := newSegIter(buf, h)
+		info.Scanned = true
+		info.BlockSize = h.blockSize
+		info.LastSeq = seg.first - 1
+		for {
+			d, off, sp, end := it.next()
+			if end {
+				info.End = off
+				break
+			}
+			if sp != nil {
+				info.End = sp.off
+				classify(buf, sp)
+				dm := &Damage{Segment: seg.name, Offset: sp.off, Seq: sp.seq, Bytes: sp.dataEnd - sp.off,
+					Reason: sp.reason, segIndex: i}
+				if last && sp.later < 0 {
+					dm.Torn = true
+				} else {
+					dm.Err = corruptErr(seg.name, sp)
+					dm.Reason = dm.Err.Error()
+				}
+				r.Damage = dm
+				break
+			}
+			_ = d
+			info.LastSeq = d.Seq
+			info.Records++
+		}
+		r.Segments[i] = info
+		r.Records += info.Records
+		r.LastSeq = info.LastSeq
+		expect = info.LastSeq + 1
+	}
+	return r, buf, nil
+}
+
+// List returns the segments of the log in dir, from their names and sizes,
+// without reading them.
+func List(dir string, opts Options) ([]SegmentInfo, error) {
+	opts, err := opts.EnsureDefaults()
+	if err != nil {
+		return nil, err
+	}
+	segs, _, err := listSegments(opts.FS, dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SegmentInfo, 0, len(segs))
+	for _, s := range segs {
+		size, _, err := opts.FS.Stat(s.path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, SegmentInfo{Name: s.name, Size: size, FirstSeq: s.first})
+	}
+	return out, nil
+}
