@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/cowbook/cowbook/cow"
+	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/internal/placement"
 	"golang.org/x/sys/unix"
 )
@@ -23,8 +24,11 @@ import (
 type SnapBenchOptions struct {
 	// Orders sizes the arena like a book of this many resting orders.
 	Orders int
-	// BytesPerOrder is the arena bytes per resting order (order record,
-	// index slot, level share); zero means 128.
+	// Synthetic replaces the engine with a synthetic arena of Orders ×
+	// BytesPerOrder bytes and a mutator writing random 64-byte records
+	// over all of it (the worst case for copy-on-write).
+	Synthetic bool
+	// BytesPerOrder sizes the synthetic arena; zero means 128.
 	BytesPerOrder int
 	// Snapshots is how many snapshots each phase takes; at least 20.
 	Snapshots int
@@ -92,10 +96,13 @@ type SnapBenchResult struct {
 
 const hugePage = 2 << 20
 
-// SnapBench measures snapshots of a synthetic arena while a mutator
-// goroutine, locked to its thread like the engine, keeps writing random
-// order-sized records. Phases: idle mutator; fork snapshots without huge-page
-// restoration; fork snapshots with it; stop-the-world snapshots.
+// SnapBench measures snapshots of the engine's arena, holding a book of
+// o.Orders resting orders, while a goroutine locked to its thread applies
+// a churn of commands to the engine and takes each snapshot between two of
+// them, as the node's engine thread does (or, with o.Synthetic, of a
+// synthetic arena written at random). Phases, each with a fresh helper:
+// fork snapshots without huge-page restoration; fork snapshots with it;
+// stop-the-world snapshots.
 func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if len(o.Helper.HelperArgs) == 0 {
 		return nil, ErrNoHelper
@@ -112,20 +119,58 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
-	size := (o.Orders*o.BytesPerOrder + hugePage - 1) / hugePage * hugePage
-	arena, release, err := allocTHPArena(size)
-	if err != nil {
-		return nil, err
+	var (
+		arena    []byte
+		workload string
+		step     func() error
+		meta     func() cow.Meta
+	)
+	if o.Synthetic {
+		size := (o.Orders*o.BytesPerOrder + hugePage - 1) / hugePage * hugePage
+		a, release, err := allocTHPArena(size)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		arena = a
+		// Fault every page in as the engine's first touch would.
+		for i := 0; i < len(arena); i += 4096 {
+			arena[i] = 1
+		}
+		workload = fmt.Sprintf("synthetic: random %d-byte record writes over the arena", recordSize)
+		rng := rand.New(rand.NewPCG(7, 11))
+		slots := len(arena) / recordSize
+		var rec [recordSize]byte
+		step = func() error {
+			i := rng.IntN(slots) * recordSize
+			v := rng.Uint64()
+			for k := 0; k < recordSize; k += 8 {
+				rec[k] = byte(v >> k)
+			}
+			copy(arena[i:i+recordSize], rec[:])
+			return nil
+		}
+		var seq uint64
+		meta = func() cow.Meta { seq++; return cow.Meta{Seq: seq} }
+	} else {
+		o.Log("building a book of %d resting orders through the engine", o.Orders)
+		b, err := newSnapBook(o.Orders)
+		if err != nil {
+			return nil, err
+		}
+		defer b.e.Close()
+		arena = b.e.Arena()
+		workload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
+		step = b.step
+		meta = func() cow.Meta {
+			return cow.Meta{Seq: b.e.LastSeq(), LayoutVersion: engine.LayoutVersion}
+		}
 	}
-	defer release()
+	size := len(arena)
 	res := &SnapBenchResult{
 		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
-		Workload: fmt.Sprintf("synthetic: random %d-byte record writes over the arena", recordSize),
+		Workload: workload,
 		Busy:     "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
-	}
-	// Fault every page in as the engine's first touch would.
-	for i := 0; i < len(arena); i += 4096 {
-		arena[i] = 1
 	}
 	res.MemcpyGBPerSec = memcpyFloor(arena)
 	res.AnonHugeBytesFresh = anonHugeBytes()
@@ -133,7 +178,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if err := o.Placement.LockIfRequested(); err != nil {
 		return nil, err
 	}
-	m, err := newMutator(arena, o.Placement)
+	m, err := newMutator(arena, o.Placement, step, meta)
 	if err != nil {
 		return nil, err
 	}
@@ -212,15 +257,17 @@ const recordSize = 64
 // snapshot between two writes, as the engine does between two commands.
 type mutator struct {
 	arena []byte
-	seq   uint64 // last snapshot sequence number
+	step  func() error    // one engine command (or synthetic write)
+	meta  func() cow.Meta // the state's Meta, on the mutator's thread
+	err   error           // the first step error; the mutator stops on it
 	ops   atomic.Int64
 	req   chan func() // run on the mutator's thread between two writes
 	quit  chan struct{}
 	wg    sync.WaitGroup
 }
 
-func newMutator(arena []byte, pl placement.Options) (*mutator, error) {
-	m := &mutator{arena: arena, req: make(chan func()), quit: make(chan struct{})}
+func newMutator(arena []byte, pl placement.Options, step func() error, meta func() cow.Meta) (*mutator, error) {
+	m := &mutator{arena: arena, step: step, meta: meta, req: make(chan func()), quit: make(chan struct{})}
 	started := make(chan error)
 	m.wg.Add(1)
 	go m.run(pl, started)
@@ -239,19 +286,16 @@ func (m *mutator) run(pl placement.Options, started chan<- error) {
 		return
 	}
 	started <- nil
-	rng := rand.New(rand.NewPCG(7, 11))
-	slots := len(m.arena) / recordSize
-	var rec [recordSize]byte
 	for {
-		for range 256 {
-			i := rng.IntN(slots) * recordSize
-			v := rng.Uint64()
-			for k := 0; k < recordSize; k += 8 {
-				rec[k] = byte(v >> k)
+		if m.err == nil {
+			for range 256 {
+				if err := m.step(); err != nil {
+					m.err = err
+					break
+				}
 			}
-			copy(m.arena[i:i+recordSize], rec[:])
+			m.ops.Add(256)
 		}
-		m.ops.Add(256)
 		select {
 		case f := <-m.req:
 			f()
@@ -318,8 +362,11 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 		t0 := time.Now()
 		// Sequence numbers keep rising across phases, as a node's do, so
 		// the helper's retention keeps the newest files.
-		m.seq++
-		m.do(func() { tk, serr = s.Snapshot(m.arena, cow.Meta{Seq: m.seq}) })
+		m.do(func() {
+			if serr = m.err; serr == nil {
+				tk, serr = s.Snapshot(m.arena, m.meta())
+			}
+		})
 		if serr != nil {
 			return nil, serr
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/cowbook/cowbook/cow"
@@ -14,10 +13,11 @@ import (
 func benchSnapshotCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshot",
-		Usage: "fork pause, stop-the-world pause, snapshot time and copy-on-write cost of arena snapshots",
+		Usage: "fork pause, stop-the-world pause, snapshot time and copy-on-write cost of snapshots of the engine's arena",
 		Flags: append([]cli.Flag{
 			&cli.IntFlag{Name: "orders", Value: 1_000_000, Usage: "size the arena like `N` resting orders"},
-			&cli.IntFlag{Name: "bytes-per-order", Value: 128, Usage: "arena `BYTES` per resting order"},
+			&cli.BoolFlag{Name: "synthetic", Usage: "snapshot a synthetic arena written at random instead of the engine's"},
+			&cli.IntFlag{Name: "bytes-per-order", Value: 128, Usage: "synthetic arena `BYTES` per resting order"},
 			&cli.IntFlag{Name: "snapshots", Value: 20, Usage: "snapshots per phase (at least 20)"},
 			&cli.StringFlag{Name: "format", Value: "mmapsnap", Usage: "snapshot file `FORMAT`: mmapsnap (the node's) or raw (uncompressed floor)"},
 			dataFlag,
@@ -28,17 +28,19 @@ func benchSnapshotCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			// Snapshots go to DATA/snap-bench, removed afterwards when the
-			// benchmark created it.
-			dir := filepath.Join(c.String("data"), "snap-bench")
-			if _, err := os.Stat(dir); os.IsNotExist(err) {
-				defer os.RemoveAll(dir)
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			// Snapshots go to a fresh DATA/snap-bench-* directory, removed
+			// afterwards, so that concurrent runs never share one.
+			if err := os.MkdirAll(c.String("data"), 0o755); err != nil {
 				return err
 			}
+			dir, err := os.MkdirTemp(c.String("data"), "snap-bench-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
 			o := perf.SnapBenchOptions{
 				Orders:        c.Int("orders"),
+				Synthetic:     c.Bool("synthetic"),
 				BytesPerOrder: c.Int("bytes-per-order"),
 				Snapshots:     c.Int("snapshots"),
 				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2, c.String("format"))},
