@@ -46,6 +46,7 @@ func TestMain(m *testing.M) {
 //	slow          reads of snapshot seq 1 sleep (≈ 1 s per 8 MiB), so a test can act mid-stream
 //	discard       the sink checksums and discards the arena (no file, no fsync): for counting runs
 //	mmapsnap      the node's sink, MmapsnapSink, keeping the newest 3 files
+//	mmapsnap-keepall  the same, keeping every file
 func testHelperMain() int {
 	dir := os.Getenv(envDir)
 	fs := vfs.OS
@@ -54,8 +55,11 @@ func testHelperMain() int {
 		fs = vfs.Inject(vfs.OS, &vfs.FailAt{Ops: vfs.OpWrite, N: 2, Err: vfs.ErrNoSpace})
 	}
 	sink := RawFileSink(fs, dir, 0)
-	if fault == "mmapsnap" {
+	switch fault {
+	case "mmapsnap":
 		return serveOrFail(MmapsnapSink(dir, 3, mmapsnap.Options{Workers: 1}))
+	case "mmapsnap-keepall":
+		return serveOrFail(MmapsnapSink(dir, 0, mmapsnap.Options{Workers: 1}))
 	}
 	calls := 0
 	wrapped := func(m Meta, r io.Reader) (Published, error) {
