@@ -58,7 +58,11 @@ func churn(n int, seed uint64) []engine.Command {
 // in the same state and the same event hash as the engine that never
 // stopped.
 func TestEngineSnapshotRecovers(t *testing.T) {
-	cmds := churn(300_000, 7)
+	n, every := 300_000, 15_000
+	if testing.Short() || raceEnabled {
+		n, every = 60_000, 5_000 // the race detector makes Apply ~20x slower
+	}
+	cmds := churn(n, 7)
 	s, _ := startTest(t, "mmapsnap-keepall", func(o *Options) { o.RestoreHugePages = true })
 	live, err := engine.New(engine.Config{MaxOrders: 1 << 17, MaxSymbols: 2, MaxLevels: 20_001})
 	if err != nil {
@@ -79,10 +83,10 @@ func TestEngineSnapshotRecovers(t *testing.T) {
 		if out, err = live.Apply(seq, &cmds[i], out[:0]); err != nil {
 			t.Fatal(err)
 		}
-		if i%15_000 != 10_000 {
+		if i%every != every/2 {
 			continue
 		}
-		// A snapshot every 15,000 commands; the previous one ran while
+		// A snapshot every `every` commands; the previous one ran while
 		// the engine applied the commands since.
 		if pending != nil {
 			pending.r = await(t, s, time.Minute)
