@@ -158,7 +158,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer b.e.Close()
+		defer b.close()
 		arena = b.e.Arena()
 		workload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
 		step = b.step
