@@ -26,6 +26,16 @@
 // would steal other children's statuses), and killed with pidfd_send_signal
 // when a snapshot outlives Options.Timeout.
 //
+// # What a fork costs the node
+//
+// The clone copies the page tables of every private mapping: per 2 MiB for
+// the arena's huge pages, but ≈ 0.3 µs per 4 KiB page for everything else
+// that is resident and private, the Go heap included. So the node keeps its
+// Go heap small, keeps any large side structure in a shared mapping (not
+// copied, never copy-on-write), and runs with RestoreHugePages: one
+// snapshot under writes splits the arena's huge pages, and the next fork
+// would cost ten times more. BENCHMARKS.md (## cow) has the figures.
+//
 // In stop-the-world mode (ModeStopTheWorld) there is no child: the engine
 // thread copies the arena into a pre-faulted memfd and the same helper reads
 // it from there. It exists for comparison and for systems where fork is
