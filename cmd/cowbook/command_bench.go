@@ -14,6 +14,7 @@ func benchCommand() *cli.Command {
 			benchSnapshotFileCommand(),
 			benchEngineCommand(),
 			benchWALCommand(),
+			benchSnapshotCommand(),
 		},
 	}
 }
