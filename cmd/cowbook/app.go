@@ -16,6 +16,7 @@ func newApp() *cli.App {
 		HideHelpCommand:      true,
 		Commands: []*cli.Command{
 			benchCommand(),
+			cowHelperCommand(),
 			doctorCommand(),
 			snapshotCommand(),
 			genCommand(),

@@ -16,6 +16,7 @@ func benchCommand() *cli.Command {
 			benchWALCommand(),
 			benchRecoveryCommand(),
 			benchE2ECommand(),
+			benchSnapshotCommand(),
 		},
 	}
 }

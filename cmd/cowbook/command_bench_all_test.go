@@ -19,6 +19,7 @@ import (
 const childEnv = "COWBOOK_TEST_AS_CLI"
 
 func TestMain(m *testing.M) {
+	serveCowHelperIfAsked()
 	if os.Getenv(childEnv) == "1" {
 		if err := testApp().Run(append([]string{"cowbook"}, os.Args[1:]...)); err != nil {
 			fmt.Fprintln(os.Stderr, "cowbook:", err)

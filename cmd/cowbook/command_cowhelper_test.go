@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// serveCowHelperIfAsked, called first by TestMain, lets the test binary
+// serve as the snapshot helper: package cow re-execs /proc/self/exe with
+// the hidden helper command, which here is this test binary.
+func serveCowHelperIfAsked() {
+	if len(os.Args) > 1 && os.Args[1] == cowHelperName {
+		if err := newApp().Run(append([]string{"cowbook"}, os.Args[1:]...)); err != nil {
+			os.Stderr.WriteString("cowbook: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+}
+
+func TestCowHelperRefusesWithoutNode(t *testing.T) {
+	// Run by hand, without the node's descriptors 3 and 4, the helper must
+	// fail cleanly rather than serve anything.
+	err := newApp().Run([]string{"cowbook", cowHelperName, "--dir", t.TempDir()})
+	if err == nil {
+		t.Fatal("helper ran without its control socket")
+	}
+}
+
+func TestCowHelperRejectsUnknownFormat(t *testing.T) {
+	err := newApp().Run([]string{"cowbook", cowHelperName, "--dir", t.TempDir(), "--format", "zip"})
+	if err == nil {
+		t.Fatal("unknown format accepted")
+	}
+}

@@ -1,0 +1,378 @@
+package cow
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var stressSnapshots = flag.Int("cow.snapshots", 200, "snapshots per GOMAXPROCS setting in TestStress")
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	for _, mode := range []Mode{ModeFork, ModeStopTheWorld} {
+		t.Run(mode.String(), func(t *testing.T) {
+			s, dir := startTest(t, "", func(o *Options) { o.Mode = mode })
+			arena := allocArena(t, 3<<20+4096) // not a multiple of the huge page
+			fill(arena, 1)
+			want := append([]byte(nil), arena...)
+			meta := Meta{Seq: 42, LayoutVersion: 7, StateChecksum: 0xfeedface12345678}
+			tk, err := s.Snapshot(arena, meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fill(arena, 2) // after the fork (or copy): must not show in the snapshot
+			r := await(t, s, 30*time.Second)
+			if r.ID != tk.ID || r.Seq != 42 || r.Mode != mode {
+				t.Fatalf("result %+v for ticket %+v", r.Ticket, tk)
+			}
+			checkFile(t, r, want)
+			if got := published(t, dir); len(got) != 1 {
+				t.Fatalf("published %v", got)
+			}
+			meta.ArenaSize = int64(len(arena))
+			if told, err := os.ReadFile(r.Path + ".meta"); err != nil || string(told) != fmt.Sprint(meta) {
+				t.Fatalf("sink was told %q (%v), want %q", told, err, fmt.Sprint(meta))
+			}
+			p := s.Progress()
+			if p.State != StateDone || p.Seq != 42 || p.Done != int64(len(arena)) || p.Total != p.Done || p.HelperPid != s.HelperPid() {
+				t.Fatalf("progress %+v", p)
+			}
+			checkOnlyHelper(t, s)
+		})
+	}
+}
+
+func TestSnapshotRefusesWhileInFlight(t *testing.T) {
+	s, _ := startTest(t, "slow", nil)
+	arena := allocArena(t, 1<<20)
+	if _, err := s.Snapshot(arena, Meta{Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Snapshot(arena, Meta{Seq: 2}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second snapshot in flight: %v, want ErrBusy", err)
+	}
+	if r := await(t, s, 30*time.Second); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if _, err := s.Snapshot(nil, Meta{}); !errors.Is(err, ErrEmptyArena) {
+		t.Fatalf("empty arena: %v", err)
+	}
+	if _, err := s.Snapshot(arena[1:], Meta{}); !errors.Is(err, ErrUnaligned) {
+		t.Fatalf("unaligned arena: %v", err)
+	}
+	if _, err := s.Snapshot(arena, Meta{Seq: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if r := await(t, s, 30*time.Second); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	s.Close()
+	if _, err := s.Snapshot(arena, Meta{Seq: 4}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+// TestStress takes snapshots while one goroutine mutates the arena at
+// random and another keeps the garbage collector busy, and checks each
+// snapshot byte for byte against the arena as it was at its fork.
+func TestStress(t *testing.T) {
+	n := *stressSnapshots
+	if testing.Short() || raceEnabled {
+		// The race detector slows the mutator and the checks tenfold; the
+		// full count runs without it (make test runs both).
+		n = min(n, 50)
+	}
+	for _, procs := range []int{1, 2} {
+		t.Run("GOMAXPROCS="+string(rune('0'+procs)), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			stress(t, n, ModeFork)
+		})
+	}
+	t.Run("stw", func(t *testing.T) { stress(t, n/4, ModeStopTheWorld) })
+}
+
+func stress(t *testing.T, n int, mode Mode) {
+	s, _ := startTest(t, "", func(o *Options) { o.Mode = mode; o.RestoreHugePages = true })
+	arena := allocArena(t, 4<<20)
+	fill(arena, 3)
+	fdsBefore := -1 // counted after the first snapshot, which may allocate the stop-the-world buffer
+
+	var mu sync.Mutex // held by the mutator while it writes; by the test to freeze the arena
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mutations atomic.Int64
+	wg.Add(2)
+	go func() { // mutator: random 8-byte writes in random pages
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(1, 2))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			mu.Lock()
+			for range 64 {
+				off := rng.IntN(len(arena)/8) * 8
+				v := rng.Uint64()
+				for k := range 8 {
+					arena[off+k] = byte(v >> (8 * k))
+				}
+			}
+			mu.Unlock()
+			mutations.Add(64)
+			runtime.Gosched() // with GOMAXPROCS=1, let the supervisor run
+		}
+	}()
+	go func() { // garbage: keeps the GC cycling while children fork
+		defer wg.Done()
+		var keep [][]byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			keep = append(keep, make([]byte, 64<<10))
+			if len(keep) > 64 {
+				keep = keep[:0]
+			}
+			runtime.Gosched()
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+
+	want := make([]byte, len(arena))
+	var gcs runtime.MemStats
+	raced := 0 // snapshots during which the arena changed: the test is blind without them
+	for i := range n {
+		mu.Lock()
+		copy(want, arena)
+		tk, err := s.Snapshot(arena, Meta{Seq: uint64(i + 1)})
+		mu.Unlock()
+		if err != nil {
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+		r := await(t, s, 60*time.Second)
+		if r.ID != tk.ID {
+			t.Fatalf("result %d for ticket %d", r.ID, tk.ID)
+		}
+		checkFile(t, r, want)
+		if i == 0 {
+			fdsBefore = openFds(t)
+		}
+		mu.Lock()
+		if !bytes.Equal(arena, want) {
+			raced++
+		}
+		mu.Unlock()
+	}
+	if raced < n/2 {
+		t.Fatalf("the arena changed during only %d of %d snapshots: the test proved nothing", raced, n)
+	}
+	runtime.ReadMemStats(&gcs)
+	if mutations.Load() == 0 || gcs.NumGC == 0 {
+		t.Fatalf("the arena was not mutated (%d) or no GC ran (%d): the test proved nothing", mutations.Load(), gcs.NumGC)
+	}
+	if got := openFds(t); got != fdsBefore {
+		t.Errorf("open descriptors %d after %d snapshots, %d before", got, n, fdsBefore)
+	}
+	checkOnlyHelper(t, s)
+	t.Logf("%d snapshots (%d raced with mutation), %d mutations, %d GCs", n, raced, mutations.Load(), gcs.NumGC)
+}
+
+// TestFaults breaks each party of a snapshot in turn and checks that the
+// caller keeps running, nothing is published for the failed snapshot, the
+// next one succeeds, and no child or descriptor is left behind.
+func TestFaults(t *testing.T) {
+	const size = 8 << 20
+	cases := []struct {
+		name  string
+		fault string
+		opts  func(*Options)
+		act   func(t *testing.T, s *Snapshotter, tk Ticket) // runs while the snapshot is in flight
+		check func(t *testing.T, err error)
+	}{
+		{
+			name: "helper killed mid-stream", fault: "slow",
+			act: func(t *testing.T, s *Snapshotter, tk Ticket) {
+				waitProgress(t, s, tk)
+				syscall.Kill(s.HelperPid(), syscall.SIGKILL)
+			},
+			check: wantErr(ErrHelperDied),
+		},
+		{
+			name: "child killed mid-stream", fault: "slow",
+			act: func(t *testing.T, s *Snapshotter, tk Ticket) {
+				waitProgress(t, s, tk)
+				syscall.Kill(tk.ChildPid, syscall.SIGKILL)
+			},
+			check: func(t *testing.T, err error) {
+				wantErr(ErrSink)(t, err)
+				wantErr(errUnexpectedEOFText)(t, err)
+			},
+		},
+		{
+			name: "disk full in the helper", fault: "enospc-once",
+			check: func(t *testing.T, err error) {
+				wantErr(ErrSink)(t, err)
+				wantErr(syscall.ENOSPC)(t, err)
+			},
+		},
+		{
+			name: "pipe closed early", fault: "close-once",
+			check: wantErr(ErrSink),
+		},
+		{
+			name: "timeout", fault: "slow",
+			opts:  func(o *Options) { o.Timeout = 300 * time.Millisecond },
+			check: wantErr(ErrTimeout),
+		},
+		{
+			name: "gate refuses",
+			opts: func(o *Options) {
+				o.Gate = func(seq uint64) error {
+					if seq == 1 {
+						return errors.New("log failed")
+					}
+					return nil
+				}
+			},
+			check: wantErr(ErrGate),
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, dir := startTest(t, c.fault, c.opts)
+			arena := allocArena(t, size)
+			fill(arena, 5)
+			fds := openFds(t)
+			tk, err := s.Snapshot(arena, Meta{Seq: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.act != nil {
+				c.act(t, s, tk)
+			}
+			r := await(t, s, 60*time.Second)
+			if r.Err == nil {
+				t.Fatalf("snapshot succeeded despite the fault: %+v", r)
+			}
+			c.check(t, r.Err)
+			if got := published(t, dir); len(got) != 0 {
+				t.Fatalf("failed snapshot published %v", got)
+			}
+			t.Logf("failure reported as: %v", r.Err)
+			checkOnlyHelper(t, s)
+
+			// The caller is unharmed and the next snapshot succeeds.
+			fill(arena, 6)
+			want := append([]byte(nil), arena...)
+			waitReady(t, s)
+			if _, err := s.Snapshot(arena, Meta{Seq: 2}); err != nil {
+				t.Fatal(err)
+			}
+			r = await(t, s, 60*time.Second)
+			checkFile(t, r, want)
+			checkOnlyHelper(t, s)
+			if got := openFds(t); got != fds {
+				t.Errorf("open descriptors %d, %d before", got, fds)
+			}
+		})
+	}
+}
+
+var errUnexpectedEOFText = errors.New("unexpected EOF")
+
+// wantErr checks errors.Is, or, for errUnexpectedEOFText, the message: the
+// helper's error crosses a process boundary as text.
+func wantErr(target error) func(*testing.T, error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		if target == errUnexpectedEOFText {
+			if err == nil || !containsText(err.Error(), target.Error()) {
+				t.Fatalf("error %v does not mention %q", err, target)
+			}
+			return
+		}
+		if !errors.Is(err, target) {
+			t.Fatalf("error %v, want %v", err, target)
+		}
+	}
+}
+
+func containsText(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func waitProgress(t *testing.T, s *Snapshotter, tk Ticket) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		p := s.Progress()
+		if p.ID == tk.ID && p.Done > 0 && p.State == StateReceiving {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress: %+v", p)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestHelperRestartsWhenIdle(t *testing.T) {
+	s, _ := startTest(t, "", nil)
+	old := s.HelperPid()
+	syscall.Kill(old, syscall.SIGKILL)
+	deadline := time.Now().Add(20 * time.Second)
+	for s.HelperPid() == old || !s.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("helper not restarted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	arena := allocArena(t, 1<<20)
+	fill(arena, 8)
+	want := append([]byte(nil), arena...)
+	if _, err := s.Snapshot(arena, Meta{Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, await(t, s, 30*time.Second), want)
+	checkOnlyHelper(t, s)
+}
+
+// TestCloseFinishesSnapshotInFlight: the shutdown snapshot must complete
+// even though Close is called right after it starts.
+func TestCloseFinishesSnapshotInFlight(t *testing.T) {
+	s, _ := startTest(t, "slow", nil)
+	arena := allocArena(t, 4<<20)
+	fill(arena, 4)
+	want := append([]byte(nil), arena...)
+	if _, err := s.Snapshot(arena, Meta{Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	select {
+	case r := <-s.Results():
+		checkFile(t, r, want)
+	default:
+		t.Fatal("Close returned without the result of the snapshot in flight")
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Fatalf("children %v left after Close", kids)
+	}
+}

@@ -1,0 +1,514 @@
+package perf
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cowbook/cowbook/cow"
+	"github.com/cowbook/cowbook/engine"
+	"github.com/cowbook/cowbook/internal/placement"
+	"golang.org/x/sys/unix"
+)
+
+// SnapBenchOptions configures SnapBench.
+type SnapBenchOptions struct {
+	// Orders sizes the arena like a book of this many resting orders.
+	Orders int
+	// Synthetic replaces the engine with a synthetic arena of Orders ×
+	// BytesPerOrder bytes and a mutator writing random 64-byte records
+	// over all of it (the worst case for copy-on-write).
+	Synthetic bool
+	// BytesPerOrder sizes the synthetic arena; zero means 128.
+	BytesPerOrder int
+	// Snapshots is how many snapshots each phase takes; at least 20.
+	Snapshots int
+	// Helper is how the snapshotter starts its helper (HelperArgs,
+	// HelperEnv, HelperPath); the helper writes into the directory it was
+	// given.
+	Helper cow.Options
+	// Placement pins the mutator (as the engine thread) and the helper (as
+	// the writer) and locks memory, as the node would.
+	Placement placement.Options
+	// Format names the snapshot file format the helper writes, for the
+	// record.
+	Format string
+	// Log, when set, receives one line per phase.
+	Log func(format string, args ...any)
+}
+
+// SnapBenchResult is the JSON contract of `cowbook bench snapshot --json`.
+type SnapBenchResult struct {
+	Orders     int    `json:"orders"`
+	ArenaBytes int64  `json:"arena_bytes"`
+	Snapshots  int    `json:"snapshots"`
+	Workload   string `json:"workload"`
+	Format     string `json:"format"`
+
+	// Fork mode with huge-page restoration (the configuration a node runs).
+	ForkPauseP50Us float64 `json:"fork_pause_p50_us"`
+	ForkPauseP99Us float64 `json:"fork_pause_p99_us"`
+	ForkPauseMaxUs float64 `json:"fork_pause_max_us"`
+	SnapshotMs     float64 `json:"snapshot_ms"`
+	FileBytes      int64   `json:"file_bytes"`
+	CowExtraBytes  int64   `json:"cow_extra_bytes"`
+	CollapseMs     float64 `json:"collapse_ms"`
+
+	// Stop-the-world mode.
+	ForkPauseCurve []CurvePoint `json:"fork_pause_curve"`
+
+	StwPauseP50Us float64      `json:"stw_pause_p50_us"`
+	StwPauseMaxUs float64      `json:"stw_pause_max_us"`
+	StwPauseCurve []CurvePoint `json:"stw_pause_curve"`
+	StwSnapshotMs float64      `json:"stw_snapshot_ms"`
+	PauseRatio    float64      `json:"pause_ratio"`
+
+	// The mutator standing in for the engine thread.
+	EngineOpsPerSecDuringSnapshot float64 `json:"engine_ops_per_sec_during_snapshot"`
+	EngineOpsPerSecIdle           float64 `json:"engine_ops_per_sec_idle"`
+	EngineOpsPerSecWhileWriting   float64 `json:"engine_ops_per_sec_while_writing"`
+	EngineOpsPerSecNoRestore      float64 `json:"engine_ops_per_sec_during_snapshot_no_restore"`
+	EngineOpsPerSecIdleNoRestore  float64 `json:"engine_ops_per_sec_idle_no_restore"`
+	ThroughputRatio               float64 `json:"throughput_ratio"`
+
+	// Huge pages: the first fork of an intact THP arena, then forks right
+	// after a snapshot under mutation, without and with MADV_COLLAPSE.
+	ForkPauseFreshUs            float64 `json:"fork_pause_fresh_us"`
+	ForkPauseNoRestoreP50Us     float64 `json:"fork_pause_after_snapshot_no_restore_p50_us"`
+	ForkPauseRestoredP50Us      float64 `json:"fork_pause_after_snapshot_restored_p50_us"`
+	AnonHugeBytesFresh          int64   `json:"anon_huge_bytes_fresh"`
+	AnonHugeBytesAfterNoRestore int64   `json:"anon_huge_bytes_after_no_restore"`
+	AnonHugeBytesAfterRestore   int64   `json:"anon_huge_bytes_after_restore"`
+
+	// Floors measured in the same run.
+	MemcpyGBPerSec float64 `json:"memcpy_gb_per_sec"`
+	Busy           string  `json:"note"`
+}
+
+const hugePage = 2 << 20
+
+// SnapBench measures snapshots of the engine's arena, holding a book of
+// o.Orders resting orders, while a goroutine locked to its thread applies
+// a churn of commands to the engine and takes each snapshot between two of
+// them, as the node's engine thread does (or, with o.Synthetic, of a
+// synthetic arena written at random). Phases, each with a fresh helper:
+// fork snapshots without huge-page restoration; fork snapshots with it;
+// stop-the-world snapshots.
+func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
+	if len(o.Helper.HelperArgs) == 0 {
+		return nil, ErrNoHelper
+	}
+	if o.Orders <= 0 {
+		o.Orders = 1_000_000
+	}
+	if o.BytesPerOrder <= 0 {
+		o.BytesPerOrder = 128
+	}
+	if o.Snapshots < 20 {
+		o.Snapshots = 20
+	}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+	var (
+		arena    []byte
+		workload string
+		step     func() error
+		meta     func() cow.Meta
+	)
+	if o.Synthetic {
+		size := (o.Orders*o.BytesPerOrder + hugePage - 1) / hugePage * hugePage
+		a, release, err := allocTHPArena(size)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		arena = a
+		// Fault every page in as the engine's first touch would.
+		for i := 0; i < len(arena); i += 4096 {
+			arena[i] = 1
+		}
+		workload = fmt.Sprintf("synthetic: random %d-byte record writes over the arena", recordSize)
+		rng := rand.New(rand.NewPCG(7, 11))
+		slots := len(arena) / recordSize
+		var rec [recordSize]byte
+		step = func() error {
+			i := rng.IntN(slots) * recordSize
+			v := rng.Uint64()
+			for k := 0; k < recordSize; k += 8 {
+				rec[k] = byte(v >> k)
+			}
+			copy(arena[i:i+recordSize], rec[:])
+			return nil
+		}
+		var seq uint64
+		meta = func() cow.Meta { seq++; return cow.Meta{Seq: seq} }
+	} else {
+		o.Log("building a book of %d resting orders through the engine", o.Orders)
+		b, err := newSnapBook(o.Orders)
+		if err != nil {
+			return nil, err
+		}
+		defer b.close()
+		arena = b.e.Arena()
+		workload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
+		step = b.step
+		meta = func() cow.Meta {
+			return cow.Meta{Seq: b.e.LastSeq(), LayoutVersion: engine.LayoutVersion}
+		}
+	}
+	size := len(arena)
+	res := &SnapBenchResult{
+		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
+		Workload: workload,
+		Busy:     "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
+	}
+	res.MemcpyGBPerSec = memcpyFloor(arena)
+	res.AnonHugeBytesFresh = anonHugeBytes()
+
+	if err := o.Placement.LockIfRequested(); err != nil {
+		return nil, err
+	}
+	m, err := newMutator(arena, o.Placement, step, meta)
+	if err != nil {
+		return nil, err
+	}
+	defer m.stop()
+	o.Log("idle mutator: %.2fM ops/s; memcpy floor %.1f GB/s; THP %d MiB of %d", m.idleRate(time.Second)/1e6, res.MemcpyGBPerSec, res.AnonHugeBytesFresh>>20, size>>20)
+
+	// Phase 1: no restoration. The first fork sees intact huge pages.
+	p1, err := m.phase(o, cow.ModeFork, false)
+	if err != nil {
+		return nil, err
+	}
+	res.ForkPauseFreshUs = snapUs(p1.pauses[0])
+	res.ForkPauseNoRestoreP50Us = snapUs(medianDur(p1.pauses[1:]))
+	res.AnonHugeBytesAfterNoRestore = anonHugeBytes()
+	o.Log("fork, no restore: fresh %.0f µs, then p50 %.0f µs; THP left %d MiB", res.ForkPauseFreshUs, res.ForkPauseNoRestoreP50Us, res.AnonHugeBytesAfterNoRestore>>20)
+
+	// Phase 2: restoration on, the node's configuration. Collapse first so
+	// the phase starts from intact huge pages, as a node does after start.
+	_ = unix.Madvise(arena, unix.MADV_COLLAPSE)
+	p2, err := m.phase(o, cow.ModeFork, true)
+	if err != nil {
+		return nil, err
+	}
+	h := NewHistogram()
+	for _, p := range p2.pauses {
+		h.Record(p.Nanoseconds())
+	}
+	res.ForkPauseP50Us = float64(h.Quantile(0.5)) / 1e3
+	res.ForkPauseP99Us = float64(h.Quantile(0.99)) / 1e3
+	res.ForkPauseMaxUs = float64(h.Max()) / 1e3
+	res.ForkPauseCurve = h.Curve()
+	res.ForkPauseRestoredP50Us = snapUs(medianDur(p2.pauses[1:]))
+	res.SnapshotMs = snapMs(medianDur(p2.elapsed))
+	res.CollapseMs = snapMs(medianDur(p2.collapse))
+	res.FileBytes = p2.fileBytes
+	res.CowExtraBytes = p2.extraBytes
+	res.EngineOpsPerSecDuringSnapshot = p2.opsDuring
+	res.EngineOpsPerSecIdle = p2.opsIdle
+	res.EngineOpsPerSecWhileWriting = p2.opsWriting
+	res.EngineOpsPerSecNoRestore = p1.opsDuring
+	res.EngineOpsPerSecIdleNoRestore = p1.opsIdle
+	res.AnonHugeBytesAfterRestore = anonHugeBytes()
+	o.Log("fork, restore: pause p50 %.0f µs p99 %.0f µs max %.0f µs; snapshot %.0f ms; collapse %.0f ms; extra %d MiB; THP %d MiB; mutator %.2fM ops/s during, %.2fM idle",
+		res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.SnapshotMs, res.CollapseMs, res.CowExtraBytes>>20, res.AnonHugeBytesAfterRestore>>20,
+		res.EngineOpsPerSecDuringSnapshot/1e6, res.EngineOpsPerSecIdle/1e6)
+	o.Log("mutator while the helper writes (before collapse): %.2fM ops/s; without restoration: %.2fM ops/s during, %.2fM idle (split pages)",
+		res.EngineOpsPerSecWhileWriting/1e6, res.EngineOpsPerSecNoRestore/1e6, res.EngineOpsPerSecIdleNoRestore/1e6)
+
+	p3, err := m.phase(o, cow.ModeStopTheWorld, false)
+	if err != nil {
+		return nil, err
+	}
+	hs := NewHistogram()
+	for _, p := range p3.pauses {
+		hs.Record(p.Nanoseconds())
+	}
+	res.StwPauseCurve = hs.Curve()
+	res.StwPauseP50Us = snapUs(medianDur(p3.pauses))
+	res.StwPauseMaxUs = snapUs(maxDur(p3.pauses))
+	res.StwSnapshotMs = snapMs(medianDur(p3.elapsed))
+	o.Log("stop-the-world: pause p50 %.0f µs; snapshot %.0f ms", res.StwPauseP50Us, res.StwSnapshotMs)
+
+	if res.ForkPauseP50Us > 0 {
+		res.PauseRatio = res.StwPauseP50Us / res.ForkPauseP50Us
+	}
+	if res.EngineOpsPerSecIdle > 0 {
+		res.ThroughputRatio = res.EngineOpsPerSecDuringSnapshot / res.EngineOpsPerSecIdle
+	}
+	return res, nil
+}
+
+const recordSize = 64
+
+// mutator stands in for the engine thread: one goroutine locked to its OS
+// thread that writes random records into the arena and, when asked, takes a
+// snapshot between two writes, as the engine does between two commands.
+type mutator struct {
+	arena []byte
+	step  func() error    // one engine command (or synthetic write)
+	meta  func() cow.Meta // the state's Meta, on the mutator's thread
+	err   error           // the first step error; the mutator stops on it
+	ops   atomic.Int64
+	req   chan func() // run on the mutator's thread between two writes
+	quit  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newMutator(arena []byte, pl placement.Options, step func() error, meta func() cow.Meta) (*mutator, error) {
+	m := &mutator{arena: arena, step: step, meta: meta, req: make(chan func()), quit: make(chan struct{})}
+	started := make(chan error)
+	m.wg.Add(1)
+	go m.run(pl, started)
+	if err := <-started; err != nil {
+		m.wg.Wait()
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *mutator) run(pl placement.Options, started chan<- error) {
+	defer m.wg.Done()
+	runtime.LockOSThread() // never unlocked: a pinned thread dies with the goroutine
+	if _, err := pl.PinEngineThread(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	for {
+		if m.err == nil {
+			for range 256 {
+				if err := m.step(); err != nil {
+					m.err = err
+					break
+				}
+			}
+			m.ops.Add(256)
+		}
+		select {
+		case f := <-m.req:
+			f()
+		case <-m.quit:
+			return
+		default:
+		}
+	}
+}
+
+// do runs f on the mutator's thread and waits for it.
+func (m *mutator) do(f func()) {
+	done := make(chan struct{})
+	m.req <- func() { f(); close(done) }
+	<-done
+}
+
+func (m *mutator) stop() {
+	close(m.quit)
+	m.wg.Wait()
+}
+
+func (m *mutator) idleRate(d time.Duration) float64 {
+	n0, t0 := m.ops.Load(), time.Now()
+	time.Sleep(d)
+	return float64(m.ops.Load()-n0) / time.Since(t0).Seconds()
+}
+
+type phaseResult struct {
+	pauses, elapsed, collapse []time.Duration
+	fileBytes, extraBytes     int64
+	opsDuring, opsIdle        float64
+	opsWriting                float64 // from the fork until the helper published, before any collapse
+}
+
+// idleWindow is how long the mutator runs alone after each snapshot.
+const idleWindow = 100 * time.Millisecond
+
+// phase takes o.Snapshots snapshots back to back with a fresh Snapshotter.
+func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phaseResult, error) {
+	opts := o.Helper
+	opts.Mode = mode
+	opts.RestoreHugePages = restore
+	opts.PinHelper, opts.HelperCPU = o.Placement.PinWriter, o.Placement.WriterCPU
+	if mode == cow.ModeStopTheWorld {
+		opts.ArenaSize = len(m.arena)
+	}
+	s, err := cow.Start(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	for !s.Ready() {
+		time.Sleep(time.Millisecond)
+	}
+	pr := &phaseResult{}
+	var during, idle, writing time.Duration
+	var opsDuring, opsIdle, opsWriting int64
+	for i := range o.Snapshots {
+		pssBefore := pss(os.Getpid())
+		var tk cow.Ticket
+		var serr error
+		n0 := m.ops.Load()
+		t0 := time.Now()
+		// Sequence numbers keep rising across phases, as a node's do, so
+		// the helper's retention keeps the newest files.
+		m.do(func() {
+			if serr = m.err; serr == nil {
+				tk, serr = s.Snapshot(m.arena, m.meta())
+			}
+		})
+		if serr != nil {
+			return nil, serr
+		}
+		// Sample the memory the snapshot costs while it runs: the node's
+		// and the child's proportional set sizes.
+		var peak int64
+		var r cow.Result
+		var tWritten time.Time // when the helper reported the file published
+		var nWritten int64
+	wait:
+		for {
+			select {
+			case r = <-s.Results():
+				break wait
+			case <-time.After(2 * time.Millisecond):
+				if p := s.Progress(); tWritten.IsZero() && p.ID == tk.ID && p.State != cow.StateReceiving {
+					tWritten, nWritten = time.Now(), m.ops.Load()
+				}
+				if tk.ChildPid != 0 {
+					if v := pss(os.Getpid()) + pss(tk.ChildPid) - pssBefore; v > peak {
+						peak = v
+					}
+				}
+			}
+		}
+		if tWritten.IsZero() {
+			tWritten, nWritten = time.Now(), m.ops.Load()
+		}
+		writing += tWritten.Sub(t0)
+		opsWriting += nWritten - n0
+		during += time.Since(t0) // collapse included: the mutator runs during it too
+		opsDuring += m.ops.Load() - n0
+		// An idle window after each snapshot: on a shared machine the load
+		// drifts, so the idle rate is sampled interleaved with the
+		// snapshots it is compared with.
+		idle += idleWindow
+		opsIdle += int64(m.idleRate(idleWindow) * idleWindow.Seconds())
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		pr.pauses = append(pr.pauses, tk.Pause)
+		if os.Getenv("COWBOOK_SNAPBENCH_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "snapshot %d: pause %v clone %v elapsed %v collapse %v\n", i, tk.Pause, tk.Clone, r.Elapsed, r.Collapse)
+		}
+		pr.elapsed = append(pr.elapsed, r.Elapsed)
+		pr.collapse = append(pr.collapse, r.Collapse)
+		pr.fileBytes = r.FileBytes
+		pr.extraBytes = max(pr.extraBytes, peak)
+	}
+	if during > 0 {
+		pr.opsDuring = float64(opsDuring) / during.Seconds()
+	}
+	if idle > 0 {
+		pr.opsIdle = float64(opsIdle) / idle.Seconds()
+	}
+	if writing > 0 {
+		pr.opsWriting = float64(opsWriting) / writing.Seconds()
+	}
+	return pr, nil
+}
+
+// allocTHPArena maps size bytes the way the engine maps its arena:
+// anonymous, private, no swap reservation, 2 MiB aligned, huge pages asked.
+func allocTHPArena(size int) ([]byte, func(), error) {
+	raw, err := unix.Mmap(-1, 0, size+hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("perf: mmap arena: %w", err)
+	}
+	off := 0
+	for off < hugePage && addrOf(raw[off:])%hugePage != 0 {
+		off += 4096
+	}
+	arena := raw[off : off+size : off+size]
+	if err := unix.Madvise(arena, unix.MADV_HUGEPAGE); err != nil {
+		unix.Munmap(raw)
+		return nil, nil, fmt.Errorf("perf: madvise(MADV_HUGEPAGE): %w", err)
+	}
+	return arena, func() { unix.Munmap(raw) }, nil
+}
+
+func addrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
+
+// memcpyFloor copies the arena's first 256 MiB (or all of it) once into a
+// fresh buffer, the floor for a stop-the-world pause. The buffer is mapped
+// outside the Go heap and unmapped after: resident Go heap makes every later
+// fork slower (its page tables are copied at 4 KiB granularity), which would
+// distort the figures this floor is compared with.
+func memcpyFloor(arena []byte) float64 {
+	n := min(len(arena), 256<<20)
+	dst, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0
+	}
+	defer unix.Munmap(dst)
+	copy(dst, arena[:n]) // fault dst in
+	t0 := time.Now()
+	copy(dst, arena[:n])
+	return float64(n) / time.Since(t0).Seconds() / 1e9
+}
+
+// pss reads a process's proportional set size in bytes, or 0.
+func pss(pid int) int64 { return smapsRollup(pid, "Pss:") }
+
+func anonHugeBytes() int64 { return smapsRollup(os.Getpid(), "AnonHugePages:") }
+
+func smapsRollup(pid int, field string) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field) {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+func medianDur(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func maxDur(d []time.Duration) time.Duration {
+	var m time.Duration
+	for _, v := range d {
+		m = max(m, v)
+	}
+	return m
+}
+
+func snapUs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+func snapMs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// ErrNoHelper is returned by SnapBench when Options.Helper names no helper
+// command.
+var ErrNoHelper = errors.New("perf: snapshot benchmark needs a helper command")
