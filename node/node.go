@@ -131,7 +131,7 @@ type Recovery struct {
 // Open recovers the node held in dir (creating it when dir holds no
 // manifest) and starts sequencing. When opts.Listener is set, clients are
 // served from the start and told "recovering" until Open returns.
-func Open(dir string, opts Options) (*Node, error) {
+func Open(dir string, opts Options) (_ *Node, err error) {
 	opts.EnsureDefaults()
 	n := &Node{
 		dir:     dir,
@@ -151,6 +151,14 @@ func Open(dir string, opts Options) (*Node, error) {
 	if n.snaps == nil {
 		n.snaps = &InProcess{Opts: n.snapOpts()}
 	}
+	defer func() {
+		if err != nil {
+			if n.srv != nil {
+				n.srv.Close()
+			}
+			n.closeParts()
+		}
+	}()
 	fs := opts.FS
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

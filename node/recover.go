@@ -57,6 +57,9 @@ func (n *Node) recover() error {
 		}
 		return o.err
 	}
+	if dw, ok := n.snaps.(durableWaiter); ok {
+		dw.setDurableWait(n.log.WaitDurable)
+	}
 	if rec.Source == "snapshot" {
 		n.opts.Logf("node: recovery: loaded snapshot %s (seq %d) in %v", rec.SnapshotPath, rec.SnapshotSeq, time.Duration(rec.SnapLoadNs))
 	} else {

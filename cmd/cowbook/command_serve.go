@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cowbook/cowbook/cow"
 	"github.com/cowbook/cowbook/gateway"
 	"github.com/cowbook/cowbook/node"
 	"github.com/urfave/cli/v2"
@@ -37,6 +38,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "snapshot-interval", Value: node.DefaultSnapshotInterval, Usage: "snapshot at least this often when commands arrived"},
 			&cli.IntFlag{Name: "snapshots-kept", Value: node.DefaultSnapshotsKept, Usage: "snapshots kept on disk"},
 			&cli.BoolFlag{Name: "buffered", Usage: "log without O_DIRECT (filesystems that lack it, such as tmpfs); still fdatasync'd"},
+			&cli.StringFlag{Name: "snapshot-mode", Value: "fork", Usage: "`fork` (copy-on-write through a helper process), stw (stop the world, same helper) or inprocess (copy, write in this process)"},
 		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
 			place, err := placementOptions(c)
@@ -61,6 +63,29 @@ func serveCommand() *cli.Command {
 				Logf:             logger.Printf,
 			}
 			opts.Log.Buffered = c.Bool("buffered")
+			switch mode := c.String("snapshot-mode"); mode {
+			case "fork", "stw":
+				co := cow.Options{
+					HelperArgs:       cowHelperArgs(filepath.Join(dir, "snap"), opts.SnapshotsKept, "mmapsnap"),
+					HelperStderr:     c.App.ErrWriter,
+					RestoreHugePages: mode == "fork",
+					PinHelper:        place.PinWriter,
+					HelperCPU:        place.WriterCPU,
+				}
+				if mode == "stw" {
+					co.Mode = cow.ModeStopTheWorld
+				}
+				snaps, err := node.NewCowSnapshotter(co)
+				if err != nil {
+					l.Close()
+					return fmt.Errorf("starting the snapshot helper: %w", err)
+				}
+				opts.Snapshotter = snaps
+			case "inprocess":
+			default:
+				l.Close()
+				return fmt.Errorf("--snapshot-mode %q: want fork, stw or inprocess", mode)
+			}
 			opts.Gateway.Logf = logger.Printf
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err

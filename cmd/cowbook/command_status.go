@@ -61,9 +61,12 @@ func statusCommand() *cli.Command {
 				return writeJSON(w, out)
 			}
 			fmt.Fprintf(w, "state        %s\nsequence     %d\ndurable      %d\n", out.State, out.Seq, out.DurableSeq)
-			if out.SnapshotSeq != 0 {
+			switch {
+			case out.SnapshotSeq != 0 && out.SnapshotAgeMs == 0:
+				fmt.Fprintf(w, "snapshot     seq %d (recovered from; none taken since start)\n", out.SnapshotSeq)
+			case out.SnapshotSeq != 0:
 				fmt.Fprintf(w, "snapshot     seq %d, %.1f s ago, pause %v\n", out.SnapshotSeq, out.SnapshotAgeMs/1000, time.Duration(out.SnapshotPauseNs))
-			} else {
+			default:
 				fmt.Fprintf(w, "snapshot     none\n")
 			}
 			fmt.Fprintf(w, "recovery     %.2f ms (snapshot load %.2f ms, replay %.2f ms, validate %.2f ms)\n",
