@@ -221,11 +221,17 @@ func (n *Node) release() {
 		*p = pendingOutcome{}
 		n.ph++
 	}
-	if n.ph == len(n.pending) {
-		n.pending, n.ph = n.pending[:0], 0
+	// Reuse the queues' memory: once half of a queue is released, move
+	// the rest to the front, so their capacity stays about twice what is
+	// in flight and steady state allocates nothing.
+	if n.ph > 0 && n.ph >= len(n.pending)/2 {
+		k := copy(n.pending, n.pending[n.ph:])
+		clear(n.pending[k:])
+		n.pending, n.ph = n.pending[:k], 0
 	}
-	if n.rh == len(n.reports) {
-		n.reports, n.rh = n.reports[:0], 0
+	if n.rh > 0 && n.rh >= len(n.reports)/2 {
+		k := copy(n.reports, n.reports[n.rh:])
+		n.reports, n.rh = n.reports[:k], 0
 	}
 }
 
