@@ -49,6 +49,11 @@ func serveCommand() *cli.Command {
 				return err
 			}
 			dir := c.String(dataFlag.Name)
+			if addr := c.String("metrics"); addr != "" {
+				if err := checkLoopback(addr); err != nil {
+					return err
+				}
+			}
 			logger := log.New(c.App.ErrWriter, "", log.LstdFlags|log.Lmicroseconds)
 			l, err := net.Listen("tcp", c.String("listen"))
 			if err != nil {
@@ -140,12 +145,8 @@ func serveCommand() *cli.Command {
 // serveMetrics serves /metrics (Prometheus text) and /status.json on a
 // loopback address.
 func serveMetrics(addr string, n *node.Node) (stop func(), err error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if err := checkLoopback(addr); err != nil {
 		return nil, err
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("--metrics %s: only loopback addresses are allowed", addr)
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -167,4 +168,17 @@ func serveMetrics(addr string, n *node.Node) (stop func(), err error) {
 		}
 	}()
 	return func() { _ = srv.Close() }, nil
+}
+
+// checkLoopback refuses a metrics address that is not on loopback: the
+// endpoint has no authentication.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--metrics %s: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--metrics %s: only loopback addresses are allowed", addr)
+	}
+	return nil
 }
