@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/json"
 	"io"
-	"net/http"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 )
