@@ -77,6 +77,7 @@ const (
 
 // Failpoints: where Options.Failpoint is called.
 const (
+	FailRecovery         = "recovery"           // recovery is starting; clients are already served
 	FailBeforeAppend     = "before-append"      // a command is about to be logged
 	FailAfterAppend      = "after-append"       // logged (written or queued), not yet known durable, not applied
 	FailBeforeAck        = "before-ack"         // durable, outcome about to be released

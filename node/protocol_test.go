@@ -115,3 +115,49 @@ func TestRetryAcrossRestart(t *testing.T) {
 		t.Fatalf("new request after restart: %+v", f)
 	}
 }
+
+// TestRecoveringStatus holds recovery at its start: a client that connects
+// then is told "recovering" and its order is refused as not_ready (not
+// sequenced, retryable); once Open returns, the same request id runs.
+func TestRecoveringStatus(t *testing.T) {
+	opts := testOptions(vfs.NewMemFS())
+	hold := make(chan struct{})
+	opts.Failpoint = func(p string) {
+		if p == FailRecovery {
+			<-hold
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Listener = l
+	opened := make(chan *Node, 1)
+	go func() {
+		n, err := Open("/data", opts)
+		if err != nil {
+			t.Error(err)
+		}
+		opened <- n
+	}()
+	rc, hello := rawDial(t, l.Addr().String(), 5)
+	defer rc.c.Close()
+	if hello.Status != wire.HelloRecovering {
+		t.Fatalf("hello during recovery: %+v", hello)
+	}
+	o := wire.NewOrder{ReqID: 1, OrderID: 1, Account: 1, Price: 150, Qty: 1, Symbol: sym("AAA"), Side: wire.Buy, Type: wire.Limit, TIF: wire.GTC}
+	rc.send(wire.AppendNewOrder(nil, &o))
+	if f := rc.next(); f.Type != wire.TypeReject || f.Reject.Reason != wire.ReasonNotReady || f.Reject.Seq != 0 {
+		t.Fatalf("order during recovery: %+v", f)
+	}
+	close(hold)
+	n := <-opened
+	if n == nil {
+		return
+	}
+	defer n.Close()
+	rc.send(wire.AppendNewOrder(nil, &o))
+	if f := rc.next(); f.Type != wire.TypeAck || f.Ack.Seq != 3 {
+		t.Fatalf("the same request once ready: %+v", f)
+	}
+}

@@ -18,6 +18,9 @@ import (
 // then Validate. It finishes an interrupted genesis (initial symbols not
 // all logged yet) and waits until the log is durable.
 func (n *Node) recover() error {
+	if fp := n.opts.Failpoint; fp != nil {
+		fp(FailRecovery)
+	}
 	start := time.Now()
 	rec := &n.recovery
 	cfg, err := n.man.engineConfig()
