@@ -193,30 +193,42 @@ func (n *Node) replay() error {
 		return err
 	}
 	defer r.Close()
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if errors.Is(err, walfile.ErrCorrupt) {
-				return fmt.Errorf("%w\nthe log is damaged before its end; a repair cuts it at the damage and loses every record after it:\n  cowbook wal repair --force --data %s", err, n.dir)
+	// Reading, checking and decoding records runs on its own goroutine,
+	// a batch ahead of the engine, so that both cores work during replay.
+	batches, free := make(chan *replayBatch, 2), make(chan *replayBatch, 3)
+	for i := 0; i < 3; i++ {
+		free <- &replayBatch{recs: make([]replayRec, 0, replayBatchLen)}
+	}
+	stop, exited := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		<-exited // before r.Close (deferred above) runs
+	}()
+	go func() {
+		defer close(exited)
+		readBatches(r, batches, free, stop)
+	}()
+	for b := range batches {
+		for i := range b.recs {
+			rec := &b.recs[i]
+			want := n.eng.LastSeq() + 1
+			if rec.seq != want {
+				return fmt.Errorf("%w: sequence gap: expected seq %d, the log holds %d", ErrRecovery, want, rec.seq)
 			}
-			return err
+			if _, err := n.apply(rec.seq, &rec.cmd, rec.cid, rec.reqID); err != nil {
+				return err
+			}
+			n.ot.track(n.eng, &rec.cmd, rec.cid, n.events)
+			n.recovery.Replayed++
 		}
-		want := n.eng.LastSeq() + 1
-		if rec.Seq != want {
-			return fmt.Errorf("%w: sequence gap: expected seq %d, the log holds %d", ErrRecovery, want, rec.Seq)
+		if b.err != nil {
+			if errors.Is(b.err, walfile.ErrCorrupt) {
+				return fmt.Errorf("%w\nthe log is damaged before its end; a repair cuts it at the damage and loses every record after it:\n  cowbook wal repair --force --data %s", b.err, n.dir)
+			}
+			return b.err
 		}
-		cmd, cid, reqID, err := decodeRecord(rec.Type, rec.Payload)
-		if err != nil {
-			return fmt.Errorf("%w: seq %d: %v", ErrRecovery, rec.Seq, err)
-		}
-		if _, err := n.apply(rec.Seq, &cmd, cid, reqID); err != nil {
-			return err
-		}
-		n.ot.track(n.eng, &cmd, cid, n.events)
-		n.recovery.Replayed++
+		b.recs = b.recs[:0]
+		free <- b
 	}
 	if got := n.eng.LastSeq(); got != next-1 {
 		return fmt.Errorf("%w: replay stopped at seq %d, the log ends at %d", ErrRecovery, got, next-1)
@@ -244,4 +256,58 @@ func (n *Node) finishGenesis() error {
 		return n.log.WaitDurable(last)
 	}
 	return nil
+}
+
+const replayBatchLen = 4096
+
+type replayRec struct {
+	seq        uint64
+	cmd        engine.Command
+	cid, reqID uint64
+}
+
+// replayBatch is a run of decoded records; err, when set, is what stopped
+// the reader after them.
+type replayBatch struct {
+	recs []replayRec
+	err  error
+}
+
+// readBatches reads r to its end in batches, sends them on out and closes
+// it; it stops early when stop is closed.
+func readBatches(r *walfile.Reader, out chan<- *replayBatch, free <-chan *replayBatch, stop <-chan struct{}) {
+	defer close(out)
+	for {
+		var b *replayBatch
+		select {
+		case b = <-free:
+		case <-stop:
+			return
+		}
+		for len(b.recs) < replayBatchLen {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.err = err
+				break
+			}
+			cmd, cid, reqID, err := decodeRecord(rec.Type, rec.Payload)
+			if err != nil {
+				b.err = fmt.Errorf("%w: seq %d: %v", ErrRecovery, rec.Seq, err)
+				break
+			}
+			b.recs = append(b.recs, replayRec{seq: rec.Seq, cmd: cmd, cid: cid, reqID: reqID})
+		}
+		done := b.err != nil || len(b.recs) < replayBatchLen
+		select {
+		case out <- b:
+		case <-stop:
+			return
+		}
+		if done {
+			return
+		}
+	}
 }
