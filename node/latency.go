@@ -51,3 +51,12 @@ func (n *Node) Latencies() Latencies {
 	defer l.mu.Unlock()
 	return Latencies{Apply: summarize(l.apply), Commit: summarize(l.commit), Ack: summarize(l.ack)}
 }
+
+func (n *Node) resetLatencies() {
+	l := n.lat
+	l.mu.Lock()
+	l.apply.Reset()
+	l.commit.Reset()
+	l.ack.Reset()
+	l.mu.Unlock()
+}
