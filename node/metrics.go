@@ -26,7 +26,7 @@ func (n *Node) Figures() Figures {
 		State: st.State.String(), Seq: st.Seq, DurableSeq: st.DurableSeq,
 		SnapshotSeq: st.SnapshotSeq, SnapshotUnixNano: st.SnapshotUnixNano, SnapshotPauseNs: st.ForkPauseNs,
 		SnapshotsTaken: n.snapsTaken.Load(), SnapshotsFailed: n.snapsFailed.Load(),
-		Recovery: n.recovery, Latency: n.Latencies(),
+		Recovery: n.Recovery(), Latency: n.Latencies(),
 	}
 }
 

@@ -62,7 +62,9 @@ type Node struct {
 	snapPause   atomic.Uint64
 	snapsTaken  atomic.Uint64
 	snapsFailed atomic.Uint64
-	recovery    Recovery
+	recMu       sync.Mutex
+	recovery    Recovery // published when recovery ends; read by Status
+	rec         Recovery // filled in by recover, on the opening goroutine
 
 	lat *latency
 
@@ -277,6 +279,7 @@ func (n *Node) Submit(s *gateway.Session, req gateway.Request) error {
 
 // Status implements gateway.Backend.
 func (n *Node) Status() wire.Status {
+	rec := n.Recovery()
 	return wire.Status{
 		State:              wire.State(n.state.Load()),
 		Seq:                n.seq.Load(),
@@ -284,15 +287,19 @@ func (n *Node) Status() wire.Status {
 		SnapshotSeq:        n.snapSeq.Load(),
 		SnapshotUnixNano:   n.snapUnix.Load(),
 		ForkPauseNs:        n.snapPause.Load(),
-		RecoveryNs:         uint64(n.recovery.TotalNs),
-		RecoverySnapLoadNs: uint64(n.recovery.SnapLoadNs),
-		RecoveryReplayNs:   uint64(n.recovery.ReplayNs),
-		RecoveryValidateNs: uint64(n.recovery.ValidateNs),
+		RecoveryNs:         uint64(rec.TotalNs),
+		RecoverySnapLoadNs: uint64(rec.SnapLoadNs),
+		RecoveryReplayNs:   uint64(rec.ReplayNs),
+		RecoveryValidateNs: uint64(rec.ValidateNs),
 	}
 }
 
 // Recovery returns how the node recovered when it opened.
-func (n *Node) Recovery() Recovery { return n.recovery }
+func (n *Node) Recovery() Recovery {
+	n.recMu.Lock()
+	defer n.recMu.Unlock()
+	return n.recovery
+}
 
 // Snapshot takes a snapshot now and waits until it is published (or
 // failed). It returns ErrStopped if the node stops first.

@@ -22,7 +22,7 @@ func (n *Node) recover() error {
 		fp(FailRecovery)
 	}
 	start := time.Now()
-	rec := &n.recovery
+	rec := &n.rec
 	cfg, err := n.man.engineConfig()
 	if err != nil {
 		return err
@@ -105,6 +105,9 @@ func (n *Node) recover() error {
 	if rec.SnapshotSeq > 0 {
 		n.snapSeq.Store(rec.SnapshotSeq)
 	}
+	n.recMu.Lock()
+	n.recovery = *rec
+	n.recMu.Unlock()
 	n.opts.Logf("node: recovered to seq %d from %s: snapshot load %v, log open %v, replay %v (%d commands), validate %v, total (RTO) %v",
 		rec.LastSeq, rec.Source, time.Duration(rec.SnapLoadNs), time.Duration(rec.LogOpenNs), time.Duration(rec.ReplayNs),
 		rec.Replayed, time.Duration(rec.ValidateNs), time.Duration(rec.TotalNs))
@@ -114,7 +117,7 @@ func (n *Node) recover() error {
 // loadSnapshot loads the newest snapshot that verifies and attaches the
 // engine to it, or formats a fresh arena (genesis).
 func (n *Node) loadSnapshot(cfg engine.Config) error {
-	rec := &n.recovery
+	rec := &n.rec
 	size, err := engine.ArenaSize(cfg)
 	if err != nil {
 		return err
@@ -219,7 +222,7 @@ func (n *Node) replay() error {
 				return err
 			}
 			n.ot.track(n.eng, &rec.cmd, rec.cid, n.events)
-			n.recovery.Replayed++
+			n.rec.Replayed++
 		}
 		if b.err != nil {
 			if errors.Is(b.err, walfile.ErrCorrupt) {
