@@ -170,6 +170,12 @@ func Open(dir string, opts Options) (_ *Node, err error) {
 		return nil, err
 	}
 	if man == nil {
+		// A log without a manifest is not a new directory: the manifest is
+		// durable before the first record is written. Refuse rather than
+		// guess the arena it was written for.
+		if names, err := fs.ReadDir(filepath.Join(dir, "wal")); err == nil && len(names) > 0 {
+			return nil, fmt.Errorf("%w: %s has a log but no %s", ErrManifest, dir, ManifestName)
+		}
 		man = &opts.Manifest
 		if _, err := man.engineConfig(); err != nil {
 			return nil, err

@@ -148,3 +148,22 @@ func TestLogBitFlipRefusesToStart(t *testing.T) {
 	}
 	t.Logf("refused as it must: %v", err)
 }
+
+// TestManifestRequired: a damaged manifest, or a log without one, is
+// refused rather than replaced by the options' shape.
+func TestManifestRequired(t *testing.T) {
+	fs := vfs.NewMemFS()
+	opts := testOptions(fs)
+	n, _ := openTest(t, "/data", opts)
+	n.Close()
+	flipByte(t, fs, "/data/MANIFEST", 20)
+	if _, err := Open("/data", opts); !errors.Is(err, ErrManifest) {
+		t.Fatalf("damaged manifest: %v", err)
+	}
+	if err := fs.Remove("/data/MANIFEST"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open("/data", opts); !errors.Is(err, ErrManifest) {
+		t.Fatalf("log without a manifest: %v", err)
+	}
+}
