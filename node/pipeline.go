@@ -277,13 +277,16 @@ func (n *Node) startSnapshot(ch chan error) {
 	seq := n.eng.LastSeq()
 	arena := n.eng.Arena()
 	meta := mmapsnap.Meta{Seq: seq, LayoutVersion: engine.LayoutVersion, ArenaSize: uint64(len(arena))}
+	// Counted as started even if it fails, so a failing snapshotter (a
+	// helper that died) is retried after another SnapshotEvery commands or
+	// at the next tick, not on every command.
+	n.lastSnap = seq
 	write, pause, err := n.snaps.Capture(arena, meta)
 	if err != nil {
 		n.snapshotDone(snapResult{seq: seq, err: err})
 		return
 	}
 	n.snapBusy = true
-	n.lastSnap = seq
 	fp := n.opts.Failpoint
 	if fp == nil {
 		fp = func(string) {}
