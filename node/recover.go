@@ -94,6 +94,16 @@ func (n *Node) recover() error {
 	if err := n.finishGenesis(); err != nil {
 		return err
 	}
+	if ip, ok := n.snaps.(*InProcess); ok {
+		// Off the recovery path: the first Capture waits for it if needed,
+		// and allocates itself if it failed.
+		size := len(n.eng.Arena())
+		n.snapWG.Add(1)
+		go func() {
+			defer n.snapWG.Done()
+			_ = ip.prepare(size)
+		}()
+	}
 	if n.opts.Placement.Prefault {
 		if _, err := n.opts.Placement.PrefaultIfRequested(n.eng.Arena()); err != nil {
 			return err

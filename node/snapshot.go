@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"sync"
 	"time"
 
 	"github.com/cowbook/cowbook/engine"
@@ -31,12 +32,38 @@ type Snapshotter interface {
 type InProcess struct {
 	// Opts configures mmapsnap.Write.
 	Opts mmapsnap.Options
+	mu   sync.Mutex // held by prepare in the background and by Capture
 	buf  []byte
+}
+
+// prepare allocates and faults in the copy buffer, so that the first
+// snapshot does not pay for it on the engine thread.
+func (s *InProcess) prepare(size int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.buf) == size {
+		return nil
+	}
+	if s.buf != nil {
+		_ = engine.FreeArena(s.buf)
+		s.buf = nil
+	}
+	b, err := engine.AllocArena(size)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 0 // touch every page now
+	}
+	s.buf = b
+	return nil
 }
 
 // Capture implements Snapshotter.
 func (s *InProcess) Capture(arena []byte, meta mmapsnap.Meta) (func(string) error, time.Duration, error) {
 	start := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if len(s.buf) != len(arena) {
 		if s.buf != nil {
 			_ = engine.FreeArena(s.buf)
@@ -59,6 +86,8 @@ func (s *InProcess) Capture(arena []byte, meta mmapsnap.Meta) (func(string) erro
 
 // Close implements Snapshotter.
 func (s *InProcess) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.buf == nil {
 		return nil
 	}
