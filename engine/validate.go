@@ -110,16 +110,20 @@ func (e *Engine) validate() error {
 	if free+h.Live != h.PoolHigh {
 		return fmt.Errorf("free list holds %d slots, live %d, high-water mark %d", free, h.Live, h.PoolHigh)
 	}
-	entries := uint32(0)
 	if 2*uint64(h.Live) > uint64(h.IndexActive) {
 		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
 	}
-	for p := uint32(0); p < h.IndexCap; p++ {
+	if !migrationStateOK(h) {
+		return fmt.Errorf("order index migration from %d entries at cursor %d, table in use %d", h.IndexOld, h.IndexCursor, h.IndexActive)
+	}
+	entries := uint32(0)
+	for p := uint32(0); p < 2*h.IndexCap; p++ {
 		ent := *e.idx(p)
 		slot := uint32(ent)
-		if p >= h.IndexActive {
+		t := tableOf(max(p, 1))
+		if p == 0 || (t != h.IndexActive && t != h.IndexOld) {
 			if ent != 0 || *e.tag(p) != 0 {
-				return fmt.Errorf("order index position %d beyond the %d in use is not empty", p, h.IndexActive)
+				return fmt.Errorf("order index position %d outside the tables in use (%d, %d) is not empty", p, h.IndexActive, h.IndexOld)
 			}
 			continue
 		}
@@ -128,6 +132,9 @@ func (e *Engine) validate() error {
 				return fmt.Errorf("order index position %d: empty entry with hash bits", p)
 			}
 			continue
+		}
+		if t == h.IndexOld && p-t < h.IndexCursor {
+			return fmt.Errorf("order index position %d: entry below the migration cursor %d of the old table", p, h.IndexCursor)
 		}
 		entries++
 		if slot > h.PoolHigh || e.ord(slot).Side == 0 {
@@ -141,6 +148,8 @@ func (e *Engine) validate() error {
 		if uint32(ent>>32) != hh {
 			return fmt.Errorf("order index position %d: hash %#x, order %d hashes to %#x", p, uint32(ent>>32), o.ID, hh)
 		}
+		// findOrder probes the insert table first: it also proves the
+		// key is not in both tables.
 		if got, pos := e.findOrder(uint32(o.Sym), OrderID(o.ID), hh); got != slot || pos != p {
 			return fmt.Errorf("order index position %d: lookup of order %d finds slot %d at %d", p, o.ID, got, pos)
 		}
