@@ -22,7 +22,7 @@ func (e *Engine) Apply(seq uint64, cmd *Command, out []Event) ([]Event, error) {
 	if seq != h.LastSeq+1 {
 		return out, fmt.Errorf("%w: got %d, want %d", ErrSequence, seq, h.LastSeq+1)
 	}
-	if h.IndexOld != 0 {
+	if e.oldMask != 0 {
 		e.migrateIndex(migrateSteps)
 	}
 	start := len(out)

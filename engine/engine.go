@@ -11,15 +11,21 @@ import (
 // concurrent use: one goroutine owns it, as one thread owns an exchange's
 // matching core.
 type Engine struct {
-	mem     []byte
-	base    unsafe.Pointer
-	h       *header
-	syms    unsafe.Pointer
-	symIdx  unsafe.Pointer
-	orders  unsafe.Pointer
-	index   unsafe.Pointer
-	tags    unsafe.Pointer
+	mem    []byte
+	base   unsafe.Pointer
+	h      *header
+	syms   unsafe.Pointer
+	symIdx unsafe.Pointer
+	orders unsafe.Pointer
+	index  unsafe.Pointer
+	tags   unsafe.Pointer
+	// The order index: the insert table's mask and base pointers, and
+	// the mask of the table being drained (0 = none), all derived from
+	// the header by bindIndex.
 	idxMask uint32
+	oldMask uint32
+	curIdx  unsafe.Pointer
+	curTags unsafe.Pointer
 	symMask uint32
 	owned   bool // mem came from AllocArena in New: Close frees it
 	// migrated counts index migration steps done by this Engine (not
@@ -81,7 +87,7 @@ func (e *Engine) bind(mem []byte) {
 	e.orders = unsafe.Add(e.base, e.h.OrderOff)
 	e.index = unsafe.Add(e.base, e.h.IndexOff)
 	e.tags = unsafe.Add(e.base, e.h.TagOff)
-	e.idxMask = e.h.IndexActive - 1
+	e.bindIndex()
 	e.symMask = e.h.SymIndexCap - 1
 }
 

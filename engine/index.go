@@ -1,6 +1,9 @@
 package engine
 
-import "math/bits"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // The order-id index maps (symbol, order id) to an order slot. It is an
 // open-addressing table with linear probing inside the arena, with a
@@ -60,13 +63,34 @@ func orderHash(sym uint32, id OrderID) uint32 {
 // in the index region, or slot 0 and the empty position of the insert
 // table where it would be inserted.
 func (e *Engine) findOrder(sym uint32, id OrderID, h uint32) (slot, pos uint32) {
-	slot, pos = e.probe(e.idxMask, sym, id, h)
-	if slot == 0 && e.h.IndexOld != 0 {
-		if s, p := e.probe(e.h.IndexOld-1, sym, id, h); s != 0 {
+	// The insert table through its own base pointers: this loop is the
+	// duplicate-id check of every new order.
+	mask := e.idxMask
+	tag := tagOf(h)
+	i := h & mask
+	for {
+		t := *(*uint8)(unsafe.Add(e.curTags, i))
+		if t == 0 {
+			break
+		}
+		if t == tag {
+			ent := *(*uint64)(unsafe.Add(e.curIdx, uintptr(i)*8))
+			if uint32(ent>>32) == h {
+				s := uint32(ent)
+				o := e.ord(s)
+				if o.ID == uint64(id) && uint32(o.Sym) == sym {
+					return s, mask + 1 + i
+				}
+			}
+		}
+		i = (i + 1) & mask
+	}
+	if e.oldMask != 0 {
+		if s, p := e.probe(e.oldMask, sym, id, h); s != 0 {
 			return s, p
 		}
 	}
-	return slot, pos
+	return 0, mask + 1 + i
 }
 
 // probe looks (sym, id) up in the table of mask+1 entries.
@@ -93,6 +117,18 @@ func (e *Engine) probe(mask uint32, sym uint32, id OrderID, h uint32) (slot, pos
 	}
 }
 
+// bindIndex caches where the index tables are, from the header.
+func (e *Engine) bindIndex() {
+	h := e.h
+	e.idxMask = h.IndexActive - 1
+	e.curIdx = unsafe.Add(e.index, uintptr(h.IndexActive)*8)
+	e.curTags = unsafe.Add(e.tags, uintptr(h.IndexActive))
+	e.oldMask = 0
+	if h.IndexOld != 0 {
+		e.oldMask = h.IndexOld - 1
+	}
+}
+
 // tagOf is the tag byte of a hash: bits the home bucket does not use (for
 // tables up to 2^25 entries), never 0.
 func tagOf(h uint32) uint8 { return uint8(h>>25) | 0x80 }
@@ -114,7 +150,7 @@ func (e *Engine) growIndex() {
 	h.IndexOld = h.IndexActive
 	h.IndexCursor = 0
 	h.IndexActive *= 2
-	e.idxMask = h.IndexActive - 1
+	e.bindIndex()
 }
 
 // migrateIndex does up to budget steps of the migration in progress (if
@@ -143,6 +179,7 @@ func (e *Engine) migrateIndex(budget int) int {
 		if h.IndexCursor == old {
 			h.IndexOld, h.IndexCursor = 0, 0
 			old = 0
+			e.bindIndex()
 		}
 	}
 	e.migrated += uint64(n)
