@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -199,4 +201,76 @@ func checkIndexMigration(t *testing.T, b []byte) int {
 		}
 	}
 	return migrating
+}
+
+// TestMigrationStateChecked: Validate and Attach accept an arena in the
+// middle of a migration and reject one whose migration state is corrupt.
+func TestMigrationStateChecked(t *testing.T) {
+	e, err := New(Config{MaxOrders: 1 << 10, MaxSymbols: 1, MaxLevels: 100,
+		Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 100}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	seq := uint64(0)
+	for e.h.IndexOld == 0 || e.h.IndexCursor < 4 {
+		seq++
+		c := Command{Kind: CmdNew, Symbol: MustSymbol("X"), ID: OrderID(seq), Side: Buy, Type: Limit, TIF: GTC, Price: Price(1 + seq%50), Qty: 1}
+		if _, err := e.Apply(seq, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatalf("mid-migration: %v", err)
+	}
+	attach := func() error {
+		mem, err := AllocArena(len(e.Arena()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer FreeArena(mem)
+		copy(mem, e.Arena())
+		c, err := Attach(mem)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := attach(); err != nil {
+		t.Fatalf("Attach mid-migration: %v", err)
+	}
+	h := e.h
+	old, cursor := h.IndexOld, h.IndexCursor
+	// The first non-empty position at or after the cursor.
+	next := cursor
+	for *e.tag(old + next) == 0 {
+		next++
+	}
+	cases := []struct {
+		name, want string
+		set        func()
+	}{
+		{"cursor past the table", "migration", func() { h.IndexCursor = old }},
+		{"old table of the wrong size", "migration", func() { h.IndexOld = old / 2 }},
+		{"cursor without a migration", "migration", func() { h.IndexOld = 0 }},
+		{"entry below the cursor", "below the migration cursor", func() { h.IndexCursor = next + 1 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func() { h.IndexOld, h.IndexCursor = old, cursor; e.bindIndex() }()
+			tc.set()
+			e.bindIndex()
+			if err := e.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+			if tc.want == "migration" {
+				if err := attach(); !errors.Is(err, ErrLayout) {
+					t.Errorf("Attach = %v, want ErrLayout", err)
+				}
+			}
+		})
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -23,7 +23,9 @@ var ErrInvariant = errors.New("engine: invariant violated")
 //     the book is not crossed;
 //   - per-side and global order counts and quantities add up;
 //   - the order-id index holds exactly the live orders, each reachable
-//     from its home bucket, with the right hash;
+//     from its home bucket, with the right hash, in the table in use or,
+//     during a migration, in the old table at or after the migration
+//     cursor (and not in both); every other index position is empty;
 //   - the free list holds exactly the unused slots below the high-water
 //     mark.
 //
@@ -44,6 +46,13 @@ func (e *Engine) validate() error {
 	}
 	if h.IndexActive > h.IndexCap || h.IndexActive&(h.IndexActive-1) != 0 || e.idxMask != h.IndexActive-1 {
 		return fmt.Errorf("order index in use %d of %d", h.IndexActive, h.IndexCap)
+	}
+	wantOld := uint32(0)
+	if h.IndexOld != 0 {
+		wantOld = h.IndexOld - 1
+	}
+	if !migrationStateOK(h) || e.oldMask != wantOld {
+		return fmt.Errorf("order index migration from %d entries at cursor %d, table in use %d", h.IndexOld, h.IndexCursor, h.IndexActive)
 	}
 	if err := e.checkIndexes(); err != nil {
 		return err
@@ -112,9 +121,6 @@ func (e *Engine) validate() error {
 	}
 	if 2*uint64(h.Live) > uint64(h.IndexActive) {
 		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
-	}
-	if !migrationStateOK(h) {
-		return fmt.Errorf("order index migration from %d entries at cursor %d, table in use %d", h.IndexOld, h.IndexCursor, h.IndexActive)
 	}
 	entries := uint32(0)
 	for p := uint32(0); p < 2*h.IndexCap; p++ {
