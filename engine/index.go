@@ -197,25 +197,29 @@ func (e *Engine) indexPut(pos, h, slot uint32) {
 func (e *Engine) indexDelete(pos uint32) {
 	base := tableOf(pos)
 	mask := base - 1
+	// The table's own base pointers, as in findOrder: position
+	// arithmetic stays out of the loop.
+	tags := unsafe.Add(e.tags, uintptr(base))
+	ents := unsafe.Add(e.index, uintptr(base)*8)
 	hole := pos - base
 	j := hole
 	for {
 		j = (j + 1) & mask
-		t := *e.tag(base + j)
+		t := *(*uint8)(unsafe.Add(tags, j))
 		if t == 0 {
 			break
 		}
-		ent := *e.idx(base + j)
+		ent := *(*uint64)(unsafe.Add(ents, uintptr(j)*8))
 		home := uint32(ent>>32) & mask
 		// The entry at j may fill the hole if its home is not in (hole, j].
 		if (j-home)&mask >= (j-hole)&mask {
-			*e.idx(base + hole) = ent
-			*e.tag(base + hole) = t
+			*(*uint64)(unsafe.Add(ents, uintptr(hole)*8)) = ent
+			*(*uint8)(unsafe.Add(tags, hole)) = t
 			hole = j
 		}
 	}
-	*e.idx(base + hole) = 0
-	*e.tag(base + hole) = 0
+	*(*uint64)(unsafe.Add(ents, uintptr(hole)*8)) = 0
+	*(*uint8)(unsafe.Add(tags, hole)) = 0
 }
 
 // The symbol index maps a packed name to its symbol number (entry = number
