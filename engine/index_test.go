@@ -119,10 +119,14 @@ func FuzzIndexMigration(f *testing.F) {
 }
 
 // TestIndexMigrationDifferential runs FuzzIndexMigration's check on random
-// inputs, so that every run compares many migrations with the reference.
+// inputs, so that every run compares many migrations with the reference
+// (-long: fifty times as many).
 func TestIndexMigrationDifferential(t *testing.T) {
-	migrating := 0
-	for seed := uint64(1); seed <= 40; seed++ {
+	migrating, seeds := 0, uint64(40)
+	if *longTests {
+		seeds = 2000
+	}
+	for seed := uint64(1); seed <= seeds; seed++ {
 		r := rand.New(rand.NewPCG(seed, 99))
 		b := make([]byte, 1+2*2000)
 		for i := range b {
