@@ -52,9 +52,13 @@
 //   - seq is the record's sequence. Sequences are contiguous: each record's
 //     is the previous one's plus one, across segments too, and a segment's
 //     first record carries the sequence in its header and name.
-//   - batch is seq minus the sequence of the first record of the group commit
-//     (one write followed by one fdatasync) that wrote it. A batch never
-//     spans segments. This is what tells a torn tail from corruption, below.
+//   - batch says how far the log was durable when the record was written:
+//     seq-batch-1 is a sequence that an fdatasync had made durable (and the
+//     log had acknowledged) before the write holding this record was issued.
+//     The writer sets it to seq minus one minus the durable sequence at that
+//     moment; a log written before writes overlapped fdatasyncs set it to
+//     seq minus the first sequence of its batch, which means the same. This
+//     is what tells a torn tail from corruption, below.
 //   - Records are 8-byte aligned, so the checksum and length (the first 8
 //     bytes) never straddle a 512-byte sector; the rest of a record may
 //     straddle sectors and 4 KiB blocks.
@@ -65,16 +69,25 @@
 //
 // # Writing
 //
-// Appenders encode records into one of two aligned buffers. A single writer
-// goroutine takes everything appended while the previous write+fdatasync was
-// in flight, writes it with one O_DIRECT pwrite of whole 4 KiB blocks at a
-// block-aligned offset, fdatasyncs, and then publishes the new durable
-// sequence. The last block of a batch is usually only partly filled; the
-// next batch starts by rewriting that same block at the same offset with the
-// same leading bytes and more records after them, so bytes that are already
-// durable are only ever overwritten with identical bytes. The writer never
-// has more than one batch in flight, so after a crash only the bytes of the
-// last batch can be damaged.
+// Appenders encode records (everything but the batch field and checksum)
+// into one of two aligned buffers. Two I/O workers share two roles, each
+// held by one worker at a time. Writing: take everything appended since the
+// last write (a batch), seal it (batch fields and checksums), and write it
+// with one O_DIRECT pwrite of whole blocks at a block-aligned offset.
+// Syncing: one fdatasync, after which every record whose write had returned
+// before the fdatasync began is published as durable. So a batch can be
+// written while the previous ones are being synced, and one fdatasync covers
+// every batch written before it. The last block of a batch is usually only
+// partly filled; the next batch starts by rewriting that same block at the
+// same offset with the same leading bytes and more records after them, so
+// bytes that are already written are only ever overwritten with identical
+// bytes. Writes never overlap each other, and a new segment is installed
+// only once every record written to the previous one is durable.
+//
+// After a crash, only records that were not yet durable when the last write
+// was issued can be damaged: those of the batch being synced and of the
+// batches written meanwhile. Every record says, in its batch field, how far
+// the log was durable when it was written.
 //
 // A failed write or fdatasync is never retried (after a failed fdatasync the
 // kernel may have dropped the dirty pages and reports success next time): the
@@ -91,19 +104,20 @@
 //   - no valid record after it, anywhere in that segment, has a batch that
 //     started after E (seq-batch > E) or a sequence below E.
 //
-// The reasoning: batch k+1 is only written after batch k's fdatasync
-// returned, so a record of a later batch on disk proves that the batch
-// holding the spot was durable and acknowledged, and the spot is corruption.
-// Valid records after the spot that belong to the same batch are leftovers
-// of the torn write (any subset of its sectors may have reached the disk)
-// and are cut with it. Anything bad in a segment other than the last, a bad
+// The reasoning: a record with seq-batch > E was written after an fdatasync
+// had made sequence E durable, so the spot held an acknowledged record and
+// is corruption. Valid records after the spot that do not prove this were
+// written while the spot's record was not yet durable: they are leftovers of
+// the torn writes (any subset of their sectors may have reached the disk)
+// and are cut with it; none of them was acknowledged, since each is after E. Anything bad in a segment other than the last, a bad
 // segment header, and a gap or overlap in sequences between segments are
 // corruption too. Corruption is reported as ErrCorrupt naming the segment
 // and offset and is never truncated away, except by Repair with force.
 //
-// One case cannot be told apart: damage confined to the last batch of the
-// log (say a bit flip in it after it was acknowledged) looks exactly like a
-// torn write of that batch, and is cut as a torn tail. The cut bytes are kept
+// One case cannot be told apart: damage confined to the records that no
+// later record proves durable (the last batch or two of the log; say a bit
+// flip in them after they were acknowledged) looks exactly like a torn write
+// of them, and is cut as a torn tail. The cut bytes are kept
 // in a .broken file and Open reports them (Log.Recovery), so the loss is
 // visible.
 //

@@ -27,27 +27,39 @@ type Log struct {
 	fs   vfs.FS
 	bs   int
 
-	mu         sync.Mutex
-	work       sync.Cond // the writer waits for records
-	space      sync.Cond // appenders wait for buffer space
-	durc       sync.Cond // WaitDurable waits for the durable sequence
-	fill       *batch    // where appenders encode records
-	spare      *batch    // the other buffer; nil while the writer holds it
-	next       uint64    // sequence of the next Append
-	closing    bool
-	closed     bool
-	err        error // sticky failure, wraps ErrFailed
-	writerIdle bool
+	mu      sync.Mutex
+	work    sync.Cond // idle I/O workers wait for records to write or sync
+	space   sync.Cond // appenders wait for buffer space
+	durc    sync.Cond // WaitDurable waits for the durable sequence
+	drained sync.Cond // a worker waits for every written record to be synced
+	fill    *batch    // where appenders encode records
+	spare   *batch    // the other buffer; nil while a worker holds it
+	next    uint64    // sequence of the next Append
+	closing bool
+	closed  bool
+	err     error // sticky failure, wraps ErrFailed
+	maxRec  int   // largest record size Append takes
+
+	// The I/O pipeline (see run), under mu.
+	idle      int    // workers waiting on work
+	drainers  int    // workers waiting on drained
+	writing   bool   // a worker is writing a batch
+	syncing   bool   // a worker is in fdatasync (or publishing its result)
+	writtenSq uint64 // last sequence whose write has returned
+	synced    uint64 // last sequence made durable (durable's value)
+	workers   sync.WaitGroup
 
 	durable atomic.Uint64
 	notify  chan struct{}
-	batches atomic.Uint64 // group commits written
-	written atomic.Uint64 // bytes written by group commits
+	batches atomic.Uint64 // writes of batches
+	syncs   atomic.Uint64 // fdatasyncs that made records durable
+	written atomic.Uint64 // bytes written by batches
 
 	truncMu sync.Mutex
 	lock    vfs.File // dir/LOCK, flocked while the log is open
 
-	// Owned by the writer goroutine (and by Open before it starts).
+	// Owned by the worker holding the writing role (and by Open before
+	// the workers start); seg changes only while nothing is unsynced.
 	seg      vfs.File
 	segName  string
 	pipe     *pipeline
@@ -67,6 +79,10 @@ type batch struct {
 	segFirst uint64 // first sequence of the segment the bytes belong to
 	segCap   int64  // size of that segment
 	newSeg   bool   // the writer must create segment segFirst first
+	// carrying is set while the worker that took the previous buffer has
+	// yet to copy its sealed last block into buf[:carried]; appenders then
+	// may not restart the buffer at a new segment.
+	carrying bool
 }
 
 // Recovery is what Open found and did.
@@ -145,7 +161,8 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 		done:   make(chan struct{}),
 		hdr:    vfs.AlignedBuffer(opts.BlockSize),
 	}
-	l.work.L, l.space.L, l.durc.L = &l.mu, &l.mu, &l.mu
+	l.work.L, l.space.L, l.durc.L, l.drained.L = &l.mu, &l.mu, &l.mu, &l.mu
+	l.maxRec = int(min(int64(opts.MaxBatch), opts.SegmentSize-int64(opts.BlockSize)))
 	bufLen := opts.MaxBatch + 2*opts.BlockSize
 	l.fill = &batch{buf: vfs.AlignedBuffer(bufLen)}
 	l.spare = &batch{buf: vfs.AlignedBuffer(bufLen)}
@@ -156,12 +173,32 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 		return nil, err
 	}
 	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments)
-	started := make(chan error, 1)
-	go l.run(started)
-	if err := <-started; err != nil {
+	l.writtenSq = l.durable.Load()
+	l.synced = l.writtenSq
+	started := make(chan error, ioWorkers)
+	l.workers.Add(ioWorkers)
+	for range ioWorkers {
+		go l.run(started)
+	}
+	var perr error
+	for range ioWorkers {
+		if err := <-started; err != nil && perr == nil {
+			perr = err
+		}
+	}
+	go func() {
+		l.workers.Wait()
+		close(l.done)
+	}()
+	if perr != nil {
+		l.mu.Lock()
+		l.closing = true
+		l.work.Broadcast()
+		l.mu.Unlock()
+		<-l.done
 		l.pipe.stop()
 		l.seg.Close()
-		return nil, fmt.Errorf("walfile: pin the writer: %w", err)
+		return nil, fmt.Errorf("walfile: pin the writer: %w", perr)
 	}
 	return l, nil
 }
@@ -193,6 +230,7 @@ func (l *Log) openTail() error {
 			return fmt.Errorf("walfile: SegmentSize %d is not a multiple of the log's block size %d", l.opts.SegmentSize, last.BlockSize)
 		}
 		l.bs = last.BlockSize
+		l.maxRec = int(min(int64(l.opts.MaxBatch), l.opts.SegmentSize-int64(l.bs)))
 		l.hdr = vfs.AlignedBuffer(l.bs)
 		bufLen := l.opts.MaxBatch + 2*l.bs
 		l.fill.buf, l.spare.buf = vfs.AlignedBuffer(bufLen), vfs.AlignedBuffer(bufLen)
@@ -297,27 +335,56 @@ func (l *Log) AppendSeq(seq uint64, typ uint8, payload []byte) error {
 
 func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	size := recordSize(len(payload))
-	if size > l.opts.MaxBatch || int64(size) > l.opts.SegmentSize-int64(l.bs) || len(payload) > 1<<31 {
+	if size > l.maxRec || len(payload) > 1<<31 {
 		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload))
 	}
 	l.mu.Lock()
-	var f *batch
-	for {
-		if l.err != nil {
-			err := l.err
+	f := l.fill
+	if l.err != nil || l.closing || f.base+int64(f.n+size) > f.segCap || f.n-f.carried+size > l.opts.MaxBatch {
+		var err error
+		if f, err = l.makeRoom(size); err != nil {
 			l.mu.Unlock()
 			return 0, err
 		}
-		if l.closing {
-			l.mu.Unlock()
-			return 0, ErrClosed
+	}
+	seq := l.next
+	if want != 0 && want != seq {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
+	}
+	f.n += encodeBody(f.buf[f.n:], seq, typ, payload)
+	f.last = seq
+	l.next = seq + 1
+	if f.first == 0 {
+		f.first = seq
+		if l.idle > 0 {
+			// The first record of a batch wakes a worker; it takes the
+			// records appended meanwhile with it.
+			l.work.Signal()
 		}
-		f = l.fill
+	}
+	l.mu.Unlock()
+	return seq, nil
+}
+
+// makeRoom is Append's slow path, with mu held: it waits until the fill
+// buffer can take a record of size bytes, starting a new segment in it if
+// the current one is full, and returns it.
+func (l *Log) makeRoom(size int) (*batch, error) {
+	for {
+		if l.err != nil {
+			return nil, l.err
+		}
+		if l.closing {
+			return nil, ErrClosed
+		}
+		f := l.fill
 		if f.base+int64(f.n+size) > f.segCap {
-			if f.first != 0 {
-				// The segment's last batch is still waiting for the
-				// writer; the next record goes into a new segment, which
-				// needs a fresh buffer.
+			if f.first != 0 || f.carrying {
+				// The segment's last batch is still waiting for a
+				// worker, or its last block is being carried into this
+				// buffer; the next record goes into a new segment, which
+				// needs the buffer to itself.
 				l.space.Wait()
 				continue
 			}
@@ -328,26 +395,8 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 			l.space.Wait()
 			continue
 		}
-		break
+		return f, nil
 	}
-	seq := l.next
-	if want != 0 && want != seq {
-		l.mu.Unlock()
-		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
-	}
-	if f.first == 0 {
-		f.first = seq
-	}
-	f.n += encodeRecord(f.buf[f.n:], seq, uint32(seq-f.first), typ, payload)
-	f.last = seq
-	l.next = seq + 1
-	if l.writerIdle && f.first == seq {
-		// The first record of a batch wakes the writer; it takes the
-		// records appended meanwhile with it.
-		l.work.Signal()
-	}
-	l.mu.Unlock()
-	return seq, nil
 }
 
 // NextSeq returns the sequence the next Append will get.
@@ -369,9 +418,11 @@ func (l *Log) Durable() <-chan struct{} { return l.notify }
 
 // Stats counts what the log wrote since Open.
 type Stats struct {
-	// Batches is the number of group commits (one write and one
-	// fdatasync each).
+	// Batches is the number of batches written (one pwrite each).
 	Batches uint64
+	// Syncs is the number of fdatasyncs that made records durable; one
+	// covers every batch written before it began, so Syncs ≤ Batches.
+	Syncs uint64
 	// WrittenBytes is the bytes written by them, whole blocks, rewritten
 	// partial blocks counted each time.
 	WrittenBytes uint64
@@ -379,7 +430,7 @@ type Stats struct {
 
 // Stats returns what the log wrote since Open.
 func (l *Log) Stats() Stats {
-	return Stats{Batches: l.batches.Load(), WrittenBytes: l.written.Load()}
+	return Stats{Batches: l.batches.Load(), Syncs: l.syncs.Load(), WrittenBytes: l.written.Load()}
 }
 
 // Err returns the failure that made the log unusable (wrapping ErrFailed),
@@ -419,10 +470,23 @@ func (l *Log) Sync() error {
 	return l.WaitDurable(last)
 }
 
-// run is the writer: one group commit at a time. It reports on started
-// whether it could be placed as Options.PinWriter asks.
+// ioWorkers is the number of I/O worker goroutines.
+const ioWorkers = 2
+
+// run is one of the log's two I/O workers. The work is two roles, each held
+// by at most one worker at a time: writing a batch (taking the fill buffer,
+// sealing its records and writing them with one pwrite) and syncing (one
+// fdatasync of the segment, then publishing as durable every record whose
+// write had returned before that fdatasync began). A worker takes whichever
+// role is free and has work, syncing first. With records arriving slowly one
+// worker writes and then syncs what it wrote, with no hand-over; under load
+// one writes the next batch while the other syncs the previous ones, so the
+// disk is never idle waiting for the appender or for the flush.
+//
+// It reports on started whether it could be placed as Options.PinWriter
+// asks.
 func (l *Log) run(started chan<- error) {
-	defer close(l.done)
+	defer l.workers.Done()
 	if l.opts.PinWriter != nil {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -436,49 +500,143 @@ func (l *Log) run(started chan<- error) {
 		}
 	}
 	started <- nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
-		l.mu.Lock()
-		for l.fill.first == 0 && !l.closing {
-			l.writerIdle = true
+		switch {
+		case l.err != nil:
+			l.work.Broadcast()
+			return
+		case l.canSync():
+			l.syncOnce()
+		case l.canWrite():
+			l.writeOnce()
+		case l.closing && !l.writing && !l.syncing && l.fill.first == 0 && l.writtenSq == l.synced:
+			l.work.Broadcast() // the other worker exits too
+			return
+		default:
+			l.idle++
 			l.work.Wait()
-			l.writerIdle = false
+			l.idle--
 		}
-		if l.fill.first == 0 {
-			l.mu.Unlock()
-			return
-		}
-		b := l.fill
-		nb := l.spare
-		l.spare = nil
-		nb.carryFrom(b, l.bs)
-		l.fill = nb
-		l.space.Broadcast()
-		l.mu.Unlock()
-
-		err := l.commit(b)
-
-		l.mu.Lock()
-		l.spare = b
-		if err != nil {
-			l.err = fmt.Errorf("%w: %w", ErrFailed, err)
-			l.space.Broadcast()
-			l.durc.Broadcast()
-			l.mu.Unlock()
-			l.signal()
-			// Fail-stop: nothing more is written, not even new segments.
-			l.pipe.stop()
-			return
-		}
-		l.durable.Store(b.last)
-		l.batches.Add(1)
-		l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
-		l.durc.Broadcast()
-		l.mu.Unlock()
-		if l.opts.OnDurable != nil {
-			l.opts.OnDurable(b.last)
-		}
-		l.signal()
 	}
+}
+
+// canSync reports whether a worker may take the syncing role now.
+func (l *Log) canSync() bool { return !l.syncing && l.writtenSq > l.synced }
+
+// canWrite reports whether a worker may take the writing role now.
+func (l *Log) canWrite() bool {
+	return !l.writing && l.fill.first != 0 && l.fill.last-l.synced <= maxBatchField
+}
+
+// fail records the log's first failure, with mu held, and wakes everyone.
+func (l *Log) fail(err error) {
+	if l.err == nil {
+		l.err = fmt.Errorf("%w: %w", ErrFailed, err)
+	}
+	l.space.Broadcast()
+	l.durc.Broadcast()
+	l.drained.Broadcast()
+	l.work.Broadcast()
+	go func() {
+		l.signal()
+		// Fail-stop: nothing more is written, not even new segments.
+		l.pipe.stop()
+	}()
+}
+
+// syncOnce holds the syncing role for one fdatasync, with mu held (released
+// around the I/O). Only records whose write returned before the fdatasync
+// began are published as durable.
+func (l *Log) syncOnce() {
+	l.syncing = true
+	upto, f, name := l.writtenSq, l.seg, l.segName
+	l.mu.Unlock()
+	err := f.Datasync()
+	l.mu.Lock()
+	if err != nil {
+		l.syncing = false
+		l.fail(fmt.Errorf("fdatasync segment %s: %w", name, err))
+		return
+	}
+	if l.err != nil {
+		// Another operation failed meanwhile: nothing more is published.
+		l.syncing = false
+		return
+	}
+	l.synced = upto
+	l.durable.Store(upto)
+	l.syncs.Add(1)
+	l.durc.Broadcast()
+	if l.drainers > 0 {
+		l.drained.Broadcast()
+	}
+	// The role is kept until OnDurable returns, so that its calls never
+	// overlap and always see increasing sequences.
+	l.mu.Unlock()
+	if l.opts.OnDurable != nil {
+		l.opts.OnDurable(upto)
+	}
+	l.signal()
+	l.mu.Lock()
+	l.syncing = false
+	if l.drainers > 0 {
+		l.drained.Broadcast()
+	}
+}
+
+// writeOnce holds the writing role for one batch, with mu held (released
+// around the I/O): it takes the fill buffer, hands appenders the other one
+// starting with the batch's last, partly filled block, seals and writes the
+// batch.
+func (l *Log) writeOnce() {
+	l.writing = true
+	defer func() { l.writing = false }()
+	b := l.fill
+	nb := l.spare
+	l.spare = nil
+	nb.carryFrom(b, l.bs)
+	nb.carrying = true
+	l.fill = nb
+	l.space.Broadcast()
+	if b.newSeg {
+		// A new segment: every record written to the old one must be
+		// durable before it is closed.
+		for l.err == nil && (l.syncing || l.writtenSq > l.synced) {
+			if l.canSync() {
+				l.syncOnce()
+				continue
+			}
+			l.drainers++
+			l.drained.Wait()
+			l.drainers--
+		}
+		if l.err != nil {
+			l.spare = b
+			nb.carrying = false
+			return
+		}
+	}
+	durable := l.synced
+	l.mu.Unlock()
+	err := l.writeBatch(b, nb, durable)
+	l.mu.Lock()
+	l.spare = b
+	nb.carrying = false
+	l.space.Broadcast()
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	l.writtenSq = b.last
+	if l.fill.first != 0 && l.idle > 0 {
+		// Records arrived during the write: let the other worker write
+		// them while this one syncs.
+		l.work.Signal()
+	}
+	l.batches.Add(1)
+	l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
 }
 
 func (l *Log) signal() {
@@ -489,18 +647,27 @@ func (l *Log) signal() {
 }
 
 // carryFrom starts b as the buffer after prev: it begins with prev's last,
-// partly filled block, which the next write rewrites with more records.
+// partly filled block, which the next write rewrites with more records. The
+// bytes themselves are copied by writeBatch once prev is sealed.
 func (b *batch) carryFrom(prev *batch, bs int) {
 	whole := prev.n / bs * bs
-	k := copy(b.buf, prev.buf[whole:prev.n])
+	k := prev.n - whole
 	b.base = prev.base + int64(whole)
 	b.n, b.carried = k, k
 	b.first, b.last = 0, 0
 	b.segFirst, b.segCap, b.newSeg = prev.segFirst, prev.segCap, false
 }
 
-// commit writes one batch and fdatasyncs it. Any error is final.
-func (l *Log) commit(b *batch) error {
+// writeBatch seals the new records of b for a write issued while durable
+// was the durable sequence, copies its last partial block to the start of
+// next (which continues it), switches segment if b starts one, and writes
+// b. Any error is final.
+func (l *Log) writeBatch(b, next *batch, durable uint64) error {
+	if err := sealBatch(b.buf[b.carried:b.n], durable); err != nil {
+		return err
+	}
+	whole := b.n / l.bs * l.bs
+	copy(next.buf[:b.n-whole], b.buf[whole:b.n])
 	if b.newSeg {
 		if err := l.roll(b.segFirst); err != nil {
 			return err
@@ -510,9 +677,6 @@ func (l *Log) commit(b *batch) error {
 	clear(b.buf[b.n:end])
 	if _, err := l.seg.WriteAt(b.buf[:end], b.base); err != nil {
 		return fmt.Errorf("write segment %s offset %d: %w", l.segName, b.base, err)
-	}
-	if err := l.seg.Datasync(); err != nil {
-		return fmt.Errorf("fdatasync segment %s: %w", l.segName, err)
 	}
 	return nil
 }
@@ -544,7 +708,7 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closing = true
-	l.work.Signal()
+	l.work.Broadcast()
 	l.space.Broadcast()
 	l.durc.Broadcast()
 	l.mu.Unlock()
