@@ -244,7 +244,7 @@ func (l *Log) openTail() error {
 	// A segment cut short (not by this package: segments never change
 	// size) ends at its last whole block; the next record that does not fit
 	// starts a new segment.
-	segCap := int64(len(buf)) / int64(l.bs) * int64(l.bs)
+	segCap := r.Segments[len(r.Segments)-1].Size / int64(l.bs) * int64(l.bs)
 	// Records a previous process wrote may still be only in the page cache
 	// (buffered mode, or a write whose fdatasync failed): make them durable
 	// before reporting them durable.
