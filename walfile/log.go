@@ -426,11 +426,16 @@ type Stats struct {
 	// WrittenBytes is the bytes written by them, whole blocks, rewritten
 	// partial blocks counted each time.
 	WrittenBytes uint64
+	// SegmentsReady is the number of zero-filled segments the file
+	// pipeline holds ready for the next segment switches; below
+	// Options.PreparedSegments it is preparing one (writing zeros).
+	SegmentsReady int
 }
 
 // Stats returns what the log wrote since Open.
 func (l *Log) Stats() Stats {
-	return Stats{Batches: l.batches.Load(), Syncs: l.syncs.Load(), WrittenBytes: l.written.Load()}
+	return Stats{Batches: l.batches.Load(), Syncs: l.syncs.Load(), WrittenBytes: l.written.Load(),
+		SegmentsReady: int(l.pipe.ready.Load())}
 }
 
 // Err returns the failure that made the log unusable (wrapping ErrFailed),

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
@@ -24,6 +25,7 @@ type pipeline struct {
 	stopc chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	ready atomic.Int32 // prepared segments not yet taken
 }
 
 // prepared is a zero-filled segment file, or the error preparing one.
@@ -53,6 +55,9 @@ func (p *pipeline) run() {
 	for i := 0; ; i++ {
 		path := filepath.Join(p.dir, fmt.Sprintf("prealloc-%d%s", i, tmpExt))
 		f, err := prepareSegment(p.fs, path, p.size, p.flag, p.zero, p.stopc)
+		if err == nil {
+			p.ready.Add(1)
+		}
 		select {
 		case p.ch <- prepared{f: f, path: path, err: err}:
 			if err != nil {
@@ -77,6 +82,7 @@ func (p *pipeline) get() (vfs.File, string, error) {
 	if x.err != nil {
 		return nil, "", fmt.Errorf("prepare segment %s: %w", x.path, x.err)
 	}
+	p.ready.Add(-1)
 	return x.f, x.path, nil
 }
 
