@@ -121,6 +121,33 @@
 // in a .broken file and Open reports them (Log.Recovery), so the loss is
 // visible.
 //
+// # Reading a segment
+//
+// A segment is read in 1 MiB chunks up to the first chunk past the header
+// block that is all zeros; the rest of the file is only checked to be zero,
+// read in 4 MiB pieces into a scratch buffer. So a restart reads the zeroed
+// end of the last segment but does not keep it in memory. The rules above
+// are applied to the whole file all the same: if any byte of the rest is not
+// zero, or anything but a clean end is found in the prefix (a bad record, a
+// record running past it), the whole segment is loaded before it is judged.
+//
+// # Why segments are zero-filled, not recycled
+//
+// Every segment is written twice: zeros by the file pipeline, then records.
+// Under a sustained load that saturates the disk the zeros take about half
+// of its bandwidth. Reusing obsolete segments without zeroing them (as
+// RocksDB's recyclable log does, salting each record's checksum with the
+// file's epoch so that records from its previous life fail it) was weighed
+// and not done: the end of the data would no longer be followed by zeros, so
+// "non-zero bytes after the end" would stop being a check, every open would
+// have to search the whole rest of the last segment for valid records to
+// tell a torn tail from corruption, and cutting a torn tail would have to
+// find and erase every leftover valid record of the torn writes, anywhere in
+// the segment, so that none is ever read back as the continuation of the new
+// records. Instead, Options.PreparedSegments keeps several zero-filled
+// segments ready, so that bursts up to that size are written at the disk's
+// full speed while the pipeline refills between them.
+//
 // A torn tail is cut by copying the cut bytes to <segment>.broken (fsynced,
 // directory fsynced) and then writing zeros over them and fdatasyncing, all
 // before the first new append; new records then continue the sequence from

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
@@ -49,11 +50,13 @@ type Log struct {
 	synced    uint64 // last sequence made durable (durable's value)
 	workers   sync.WaitGroup
 
-	durable atomic.Uint64
-	notify  chan struct{}
-	batches atomic.Uint64 // writes of batches
-	syncs   atomic.Uint64 // fdatasyncs that made records durable
-	written atomic.Uint64 // bytes written by batches
+	durable   atomic.Uint64
+	lastWrite atomic.Int64 // when the last batch was written, since epoch
+	epoch     time.Time
+	notify    chan struct{}
+	batches   atomic.Uint64 // writes of batches
+	syncs     atomic.Uint64 // fdatasyncs that made records durable
+	written   atomic.Uint64 // bytes written by batches
 
 	truncMu sync.Mutex
 	lock    vfs.File // dir/LOCK, flocked while the log is open
@@ -159,6 +162,7 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 		bs:     opts.BlockSize,
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
+		epoch:  time.Now(),
 		hdr:    vfs.AlignedBuffer(opts.BlockSize),
 	}
 	l.work.L, l.space.L, l.durc.L, l.drained.L = &l.mu, &l.mu, &l.mu, &l.mu
@@ -172,7 +176,7 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 		}
 		return nil, err
 	}
-	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments)
+	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments, l.busy)
 	l.writtenSq = l.durable.Load()
 	l.synced = l.writtenSq
 	started := make(chan error, ioWorkers)
@@ -270,7 +274,7 @@ func (l *Log) openTail() error {
 func (l *Log) createFirst() error {
 	first := l.opts.FirstSeq
 	tmp := filepath.Join(l.dir, "prealloc-first"+tmpExt)
-	f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil)
+	f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -475,6 +479,15 @@ func (l *Log) Sync() error {
 	return l.WaitDurable(last)
 }
 
+// busyWindow is how recently the log must have written a batch to count as
+// busy for the file pipeline (see pipeline.yield).
+const busyWindow = 2 * time.Millisecond
+
+// busy reports whether the log wrote a batch within busyWindow.
+func (l *Log) busy() bool {
+	return time.Since(l.epoch)-time.Duration(l.lastWrite.Load()) < busyWindow
+}
+
 // ioWorkers is the number of I/O worker goroutines.
 const ioWorkers = 2
 
@@ -635,6 +648,7 @@ func (l *Log) writeOnce() {
 		return
 	}
 	l.writtenSq = b.last
+	l.lastWrite.Store(int64(time.Since(l.epoch)))
 	if l.fill.first != 0 && l.idle > 0 {
 		// Records arrived during the write: let the other worker write
 		// them while this one syncs.

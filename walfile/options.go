@@ -24,7 +24,10 @@ type Options struct {
 	// write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
 	MaxBatch int
 	// PreparedSegments is how many zero-filled segments the file pipeline
-	// keeps ready ahead of the writer. Zero: 1.
+	// keeps ready ahead of the writer. While at least one is ready and the
+	// log is writing, the pipeline waits before each chunk of zeros, so a
+	// burst of up to this many segments is written without zeros competing
+	// for the disk. Zero: 1.
 	PreparedSegments int
 	// FirstSeq is the sequence of the first record of a new, empty log.
 	// Ignored when the log already holds segments. Zero: 1.
