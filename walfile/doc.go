@@ -70,19 +70,20 @@
 // # Writing
 //
 // Appenders encode records (everything but the batch field and checksum)
-// into one of two aligned buffers. Two I/O workers share two roles, each
-// held by one worker at a time. Writing: take everything appended since the
-// last write (a batch), seal it (batch fields and checksums), and write it
-// with one O_DIRECT pwrite of whole blocks at a block-aligned offset.
-// Syncing: one fdatasync, after which every record whose write had returned
-// before the fdatasync began is published as durable. So a batch can be
-// written while the previous ones are being synced, and one fdatasync covers
-// every batch written before it. The last block of a batch is usually only
-// partly filled; the next batch starts by rewriting that same block at the
-// same offset with the same leading bytes and more records after them, so
-// bytes that are already written are only ever overwritten with identical
-// bytes. Writes never overlap each other, and a new segment is installed
-// only once every record written to the previous one is durable.
+// into one of three aligned buffers. Three I/O workers share three roles,
+// each held by one worker at a time. Sealing: take everything appended since
+// the last batch was taken (a batch) and set its records' batch fields and
+// checksums. Writing: write the oldest sealed batch with one O_DIRECT pwrite
+// of whole blocks at a block-aligned offset. Syncing: one fdatasync, after
+// which every record whose write had returned before the fdatasync began is
+// published as durable. So a batch can be sealed while the previous one is
+// written and the ones before are synced, and one fdatasync covers every
+// batch written before it. The last block of a batch is usually only partly
+// filled; the next batch starts by rewriting that same block at the same
+// offset with the same leading bytes and more records after them, so bytes
+// that are already written are only ever overwritten with identical bytes.
+// Writes never overlap each other, and a new segment is installed only once
+// every record written to the previous one is durable.
 //
 // After a crash, only records that were not yet durable when the last write
 // was issued can be damaged: those of the batch being synced and of the

@@ -34,7 +34,8 @@ type Log struct {
 	durc    sync.Cond // WaitDurable waits for the durable sequence
 	drained sync.Cond // a worker waits for every written record to be synced
 	fill    *batch    // where appenders encode records
-	spare   *batch    // the other buffer; nil while a worker holds it
+	free    []*batch  // buffers nobody uses
+	sealed  []*batch  // sealed batches waiting to be written, in order
 	next    uint64    // sequence of the next Append
 	closing bool
 	closed  bool
@@ -44,6 +45,7 @@ type Log struct {
 	// The I/O pipeline (see run), under mu.
 	idle      int    // workers waiting on work
 	drainers  int    // workers waiting on drained
+	sealing   bool   // a worker is sealing a batch
 	writing   bool   // a worker is writing a batch
 	syncing   bool   // a worker is in fdatasync (or publishing its result)
 	writtenSq uint64 // last sequence whose write has returned
@@ -169,7 +171,9 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 	l.maxRec = int(min(int64(opts.MaxBatch), opts.SegmentSize-int64(opts.BlockSize)))
 	bufLen := opts.MaxBatch + 2*opts.BlockSize
 	l.fill = &batch{buf: vfs.AlignedBuffer(bufLen)}
-	l.spare = &batch{buf: vfs.AlignedBuffer(bufLen)}
+	for range ioBuffers - 1 {
+		l.free = append(l.free, &batch{buf: vfs.AlignedBuffer(bufLen)})
+	}
 	if err := l.openTail(); err != nil {
 		if l.seg != nil {
 			l.seg.Close()
@@ -237,7 +241,10 @@ func (l *Log) openTail() error {
 		l.maxRec = int(min(int64(l.opts.MaxBatch), l.opts.SegmentSize-int64(l.bs)))
 		l.hdr = vfs.AlignedBuffer(l.bs)
 		bufLen := l.opts.MaxBatch + 2*l.bs
-		l.fill.buf, l.spare.buf = vfs.AlignedBuffer(bufLen), vfs.AlignedBuffer(bufLen)
+		l.fill.buf = vfs.AlignedBuffer(bufLen)
+		for _, b := range l.free {
+			b.buf = vfs.AlignedBuffer(bufLen)
+		}
 	}
 	path := filepath.Join(l.dir, last.Name)
 	f, err := l.fs.OpenFile(path, os.O_RDWR|l.opts.directFlag(), 0)
@@ -488,18 +495,28 @@ func (l *Log) busy() bool {
 	return time.Since(l.epoch)-time.Duration(l.lastWrite.Load()) < busyWindow
 }
 
-// ioWorkers is the number of I/O worker goroutines.
-const ioWorkers = 2
+// ioWorkers is the number of I/O worker goroutines, one per role; ioBuffers
+// the number of write buffers: one filling, one being sealed, one being
+// written.
+const (
+	ioWorkers = 3
+	ioBuffers = 3
+)
 
-// run is one of the log's two I/O workers. The work is two roles, each held
-// by at most one worker at a time: writing a batch (taking the fill buffer,
-// sealing its records and writing them with one pwrite) and syncing (one
-// fdatasync of the segment, then publishing as durable every record whose
-// write had returned before that fdatasync began). A worker takes whichever
-// role is free and has work, syncing first. With records arriving slowly one
-// worker writes and then syncs what it wrote, with no hand-over; under load
-// one writes the next batch while the other syncs the previous ones, so the
-// disk is never idle waiting for the appender or for the flush.
+// run is one of the log's I/O workers. The work is three roles, each held by
+// at most one worker at a time, done in order for each batch:
+//
+//   - sealing: take the fill buffer (handing appenders a free one that starts
+//     with its last, partly filled block), set the batch fields and
+//     checksums of its records, and queue it;
+//   - writing: write the oldest sealed batch with one pwrite;
+//   - syncing: one fdatasync of the segment, then publish as durable every
+//     record whose write had returned before that fdatasync began.
+//
+// A worker takes whichever role is free and has work, syncing first, then
+// writing, then sealing. With records arriving slowly one worker seals,
+// writes and syncs a record with no hand-over; under load the three run
+// side by side, so the disk does not wait for the checksums or the flush.
 //
 // It reports on started whether it could be placed as Options.PinWriter
 // asks.
@@ -521,16 +538,25 @@ func (l *Log) run(started chan<- error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		switch {
-		case l.err != nil:
+		if l.err != nil {
 			l.work.Broadcast()
 			return
-		case l.canSync():
+		}
+		canSync, canWrite, canSeal := l.canSync(), l.canWrite(), l.canSeal()
+		if l.idle > 0 && b2i(canSync)+b2i(canWrite)+b2i(canSeal) > 1 {
+			// More work than this worker takes: another may run beside.
+			l.work.Signal()
+		}
+		switch {
+		case canSync:
 			l.syncOnce()
-		case l.canWrite():
+		case canWrite:
 			l.writeOnce()
-		case l.closing && !l.writing && !l.syncing && l.fill.first == 0 && l.writtenSq == l.synced:
-			l.work.Broadcast() // the other worker exits too
+		case canSeal:
+			l.sealOnce()
+		case l.closing && !l.sealing && !l.writing && !l.syncing && l.fill.first == 0 &&
+			len(l.sealed) == 0 && l.writtenSq == l.synced:
+			l.work.Broadcast() // the other workers exit too
 			return
 		default:
 			l.idle++
@@ -540,12 +566,22 @@ func (l *Log) run(started chan<- error) {
 	}
 }
 
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // canSync reports whether a worker may take the syncing role now.
 func (l *Log) canSync() bool { return !l.syncing && l.writtenSq > l.synced }
 
 // canWrite reports whether a worker may take the writing role now.
-func (l *Log) canWrite() bool {
-	return !l.writing && l.fill.first != 0 && l.fill.last-l.synced <= maxBatchField
+func (l *Log) canWrite() bool { return !l.writing && len(l.sealed) > 0 }
+
+// canSeal reports whether a worker may take the sealing role now.
+func (l *Log) canSeal() bool {
+	return !l.sealing && l.fill.first != 0 && len(l.free) > 0 && l.fill.last-l.synced <= maxBatchField
 }
 
 // fail records the log's first failure, with mu held, and wakes everyone.
@@ -604,20 +640,45 @@ func (l *Log) syncOnce() {
 	}
 }
 
-// writeOnce holds the writing role for one batch, with mu held (released
-// around the I/O): it takes the fill buffer, hands appenders the other one
-// starting with the batch's last, partly filled block, seals and writes the
-// batch.
-func (l *Log) writeOnce() {
-	l.writing = true
-	defer func() { l.writing = false }()
+// sealOnce holds the sealing role for one batch, with mu held (released
+// around the work): it takes the fill buffer, hands appenders a free one
+// that continues its last, partly filled block, seals the batch's records
+// for the durable sequence of now (a lower bound of the one when it will be
+// written), copies the sealed last block into the new buffer and queues the
+// batch for writing.
+func (l *Log) sealOnce() {
+	l.sealing = true
 	b := l.fill
-	nb := l.spare
-	l.spare = nil
+	nb := l.free[len(l.free)-1]
+	l.free = l.free[:len(l.free)-1]
 	nb.carryFrom(b, l.bs)
 	nb.carrying = true
 	l.fill = nb
 	l.space.Broadcast()
+	durable := l.synced
+	l.mu.Unlock()
+	err := sealBatch(b.buf[b.carried:b.n], durable)
+	whole := b.n / l.bs * l.bs
+	copy(nb.buf[:b.n-whole], b.buf[whole:b.n])
+	l.mu.Lock()
+	l.sealing = false
+	nb.carrying = false
+	l.space.Broadcast()
+	if err != nil {
+		l.free = append(l.free, b)
+		l.fail(err)
+		return
+	}
+	l.sealed = append(l.sealed, b)
+}
+
+// writeOnce holds the writing role for the oldest sealed batch, with mu
+// held (released around the I/O).
+func (l *Log) writeOnce() {
+	l.writing = true
+	defer func() { l.writing = false }()
+	b := l.sealed[0]
+	l.sealed = append(l.sealed[:0], l.sealed[1:]...)
 	if b.newSeg {
 		// A new segment: every record written to the old one must be
 		// durable before it is closed.
@@ -631,17 +692,14 @@ func (l *Log) writeOnce() {
 			l.drainers--
 		}
 		if l.err != nil {
-			l.spare = b
-			nb.carrying = false
+			l.free = append(l.free, b)
 			return
 		}
 	}
-	durable := l.synced
 	l.mu.Unlock()
-	err := l.writeBatch(b, nb, durable)
+	err := l.writeBatch(b)
 	l.mu.Lock()
-	l.spare = b
-	nb.carrying = false
+	l.free = append(l.free, b)
 	l.space.Broadcast()
 	if err != nil {
 		l.fail(err)
@@ -649,11 +707,6 @@ func (l *Log) writeOnce() {
 	}
 	l.writtenSq = b.last
 	l.lastWrite.Store(int64(time.Since(l.epoch)))
-	if l.fill.first != 0 && l.idle > 0 {
-		// Records arrived during the write: let the other worker write
-		// them while this one syncs.
-		l.work.Signal()
-	}
 	l.batches.Add(1)
 	l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
 }
@@ -667,7 +720,7 @@ func (l *Log) signal() {
 
 // carryFrom starts b as the buffer after prev: it begins with prev's last,
 // partly filled block, which the next write rewrites with more records. The
-// bytes themselves are copied by writeBatch once prev is sealed.
+// bytes themselves are copied by sealOnce once prev is sealed.
 func (b *batch) carryFrom(prev *batch, bs int) {
 	whole := prev.n / bs * bs
 	k := prev.n - whole
@@ -677,16 +730,9 @@ func (b *batch) carryFrom(prev *batch, bs int) {
 	b.segFirst, b.segCap, b.newSeg = prev.segFirst, prev.segCap, false
 }
 
-// writeBatch seals the new records of b for a write issued while durable
-// was the durable sequence, copies its last partial block to the start of
-// next (which continues it), switches segment if b starts one, and writes
-// b. Any error is final.
-func (l *Log) writeBatch(b, next *batch, durable uint64) error {
-	if err := sealBatch(b.buf[b.carried:b.n], durable); err != nil {
-		return err
-	}
-	whole := b.n / l.bs * l.bs
-	copy(next.buf[:b.n-whole], b.buf[whole:b.n])
+// writeBatch writes the sealed batch b, switching segment first if b starts
+// one. Any error is final.
+func (l *Log) writeBatch(b *batch) error {
 	if b.newSeg {
 		if err := l.roll(b.segFirst); err != nil {
 			return err

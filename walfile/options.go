@@ -20,7 +20,7 @@ type Options struct {
 	// last segment. Zero: 4096.
 	BlockSize int
 	// MaxBatch bounds the bytes of records one write takes; it is also how
-	// much Append buffers before it waits for the disk (each of the two
+	// much Append buffers before it waits for the disk (each of the three
 	// write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
 	MaxBatch int
 	// PreparedSegments is how many zero-filled segments the file pipeline
@@ -39,12 +39,12 @@ type Options struct {
 	// must return quickly and must not call the Log's methods that wait
 	// (Append may wait for the writer: it would deadlock). Zero: none.
 	OnDurable func(seq uint64)
-	// PinWriter, when set, is called on each of the log's two I/O worker
-	// goroutines (they write and fdatasync), locked to its OS thread, before
-	// it writes anything: the node passes its CPU placement
-	// (placement.Options.PinWriterThread has this signature). An error
-	// fails Open; each release is called when its worker exits. Zero: the
-	// writer runs wherever the Go scheduler puts it.
+	// PinWriter, when set, is called on each of the log's three I/O
+	// worker goroutines (they checksum, write and fdatasync), locked to its
+	// OS thread, before it writes anything: the node passes its CPU
+	// placement (placement.Options.PinWriterThread has this signature). An
+	// error fails Open; each release is called when its worker exits.
+	// Zero: the workers run wherever the Go scheduler puts them.
 	PinWriter func() (release func() error, err error)
 	// Buffered turns O_DIRECT off, for filesystems that do not support it
 	// (tmpfs). Durability still comes from fdatasync. Zero: O_DIRECT.
