@@ -39,7 +39,7 @@ func inspectBoth(t *testing.T, files map[string][]byte, label string) *Report {
 // segments does.
 func TestPrefixLoadingMatchesWholeLoading(t *testing.T) {
 	m := newMemFS(t)
-	opts := Options{FS: m, SegmentSize: 5 * loadChunk, MaxBatch: 64 << 10}
+	opts := Options{FS: m, SegmentSize: 3 * loadChunk, MaxBatch: 64 << 10}
 	l, err := Open(testDir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +64,11 @@ func TestPrefixLoadingMatchesWholeLoading(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(1))
 	runs := 120
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		runs = 30
+	}
+	if raceEnabled {
+		runs = 8
 	}
 	for i := range runs {
 		files := map[string][]byte{}
