@@ -184,7 +184,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.ObservedP99Us = us(pr.observed.Quantile(0.99))
 	// Records far enough apart that each is a group commit of its own
 	// block: the log's cost per commit beside the floor's write+fdatasync.
-	lone, err := paced(filepath.Join(work, "wal-lone"), opts, loneRate, time.Second, cfg.RecordSize)
+	lone, err := paced(filepath.Join(work, "wal-lone"), opts, loneRate, max(cfg.PacedDuration/3, 200*time.Millisecond), cfg.RecordSize)
 	if err != nil {
 		return nil, fmt.Errorf("lone-record run: %w", err)
 	}
