@@ -55,10 +55,11 @@
 //   - batch says how far the log was durable when the record was written:
 //     seq-batch-1 is a sequence that an fdatasync had made durable (and the
 //     log had acknowledged) before the write holding this record was issued.
-//     The writer sets it to seq minus one minus the durable sequence at that
-//     moment; a log written before writes overlapped fdatasyncs set it to
-//     seq minus the first sequence of its batch, which means the same. This
-//     is what tells a torn tail from corruption, below.
+//     The worker that seals a batch sets it, before the batch is written, to
+//     seq minus one minus the durable sequence then; a log written before
+//     writes overlapped fdatasyncs set it to seq minus the first sequence of
+//     its batch, which means the same. This is what tells a torn tail from
+//     corruption, below.
 //   - Records are 8-byte aligned, so the checksum and length (the first 8
 //     bytes) never straddle a 512-byte sector; the rest of a record may
 //     straddle sectors and 4 KiB blocks.
@@ -110,17 +111,17 @@
 // is corruption. Valid records after the spot that do not prove this were
 // written while the spot's record was not yet durable: they are leftovers of
 // the torn writes (any subset of their sectors may have reached the disk)
-// and are cut with it; none of them was acknowledged, since each is after E. Anything bad in a segment other than the last, a bad
-// segment header, and a gap or overlap in sequences between segments are
-// corruption too. Corruption is reported as ErrCorrupt naming the segment
+// and are cut with it; none of them was acknowledged, since each is after
+// E. Anything bad in a segment other than the last, a bad segment header,
+// and a gap or overlap in sequences between segments are corruption too. Corruption is reported as ErrCorrupt naming the segment
 // and offset and is never truncated away, except by Repair with force.
 //
 // One case cannot be told apart: damage confined to the records that no
-// later record proves durable (the last batch or two of the log; say a bit
-// flip in them after they were acknowledged) looks exactly like a torn write
-// of them, and is cut as a torn tail. The cut bytes are kept
-// in a .broken file and Open reports them (Log.Recovery), so the loss is
-// visible.
+// later record proves durable (the last few batches of the log: the last
+// one synced and those written while it was being synced; say a bit flip in
+// them after they were acknowledged) looks exactly like a torn write of
+// them, and is cut as a torn tail. The cut bytes are kept in a .broken file
+// and Open reports them (Log.Recovery), so the loss is visible.
 //
 // # Reading a segment
 //
