@@ -22,6 +22,9 @@ func (e *Engine) Apply(seq uint64, cmd *Command, out []Event) ([]Event, error) {
 	if seq != h.LastSeq+1 {
 		return out, fmt.Errorf("%w: got %d, want %d", ErrSequence, seq, h.LastSeq+1)
 	}
+	if e.oldMask != 0 {
+		e.migrateIndex(migrateSteps)
+	}
 	start := len(out)
 	switch cmd.Kind {
 	case CmdNew:

@@ -9,7 +9,7 @@ import (
 // LayoutVersion is the version of the arena layout described in doc.go. It
 // changes whenever the meaning of any arena byte does; Attach refuses an
 // arena of another version.
-const LayoutVersion = 1
+const LayoutVersion = 2
 
 // arenaMagic is the first word of every arena: "CowBook" and a format byte.
 // Read as a little-endian integer it also tells a byte-swapped arena apart.
@@ -68,9 +68,10 @@ type header struct {
 	FreeHead uint32 // first free order slot; 0 = none
 	PoolHigh uint32 // slots 1..PoolHigh have been used; the rest are free
 	Live     uint32 // resting orders
-	// IndexActive is the part of the order index in use: a power of two
-	// from minIndexActive up to IndexCap, doubled (and the live orders
-	// rehashed) whenever an insert would take the load above one half.
+	// IndexActive is the size of the order-index table inserts go to: a
+	// power of two from minIndexActive up to IndexCap, at positions
+	// [IndexActive, 2×IndexActive) of the index region, doubled whenever
+	// an insert would take its load above one half (see index.go).
 	IndexActive uint32
 
 	LastSeq   uint64
@@ -88,10 +89,17 @@ type header struct {
 
 	TagOff uint64 // order-index tag bytes, one per index entry
 
+	// IndexOld is the size of the previous order-index table while its
+	// entries migrate into the IndexActive one (always IndexActive/2),
+	// 0 when no migration is in progress; IndexCursor is the position of
+	// that table the migration examines next (all below it are empty).
+	IndexOld    uint32
+	IndexCursor uint32
+
 	// AuxOff and AuxSize place the auxiliary region (Config.AuxBytes)
 	// after the level heap. Both are zero in an arena without one, which
-	// is what every arena formatted before the region existed holds in
-	// these (then padding) bytes: the layout version did not change.
+	// is what an arena formatted before the region existed holds in these
+	// (then padding) bytes, so they need no layout version of their own.
 	AuxOff  uint64
 	AuxSize uint64
 }
@@ -190,8 +198,11 @@ func computeLayout(maxOrders, maxSymbols, levelCap, auxBytes uint64) layout {
 	l.orderOff = alignUp(l.symIndexOff+uint64(l.symIndexCap)*4, 4096)
 	l.indexCap = uint32(pow2AtLeast(2 * maxOrders))
 	l.indexOff = alignUp(l.orderOff+(maxOrders+1)*orderSize, 4096)
-	l.tagOff = alignUp(l.indexOff+uint64(l.indexCap)*8, 4096)
-	l.heapOff = alignUp(l.tagOff+uint64(l.indexCap), 4096)
+	// The table of size S lives at positions [S, 2S): every size up to
+	// indexCap has its own place, so a table and its double coexist while
+	// entries migrate (index.go).
+	l.tagOff = alignUp(l.indexOff+2*uint64(l.indexCap)*8, 4096)
+	l.heapOff = alignUp(l.tagOff+2*uint64(l.indexCap), 4096)
 	// Σ blockBytes(n_i) over at most maxSymbols symbols with Σ n_i ≤
 	// levelCap is at most this: each symbol adds at most one partial
 	// bitmap word, one partial summary word and 63 bytes of rounding.

@@ -1,7 +1,11 @@
 package engine_test
 
 import (
+	"math"
+	"runtime"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/perf"
@@ -150,4 +154,70 @@ func BenchmarkWorkload(b *testing.B) {
 		e.Close()
 		b.StartTimer()
 	}
+}
+
+// BenchmarkIndexGrowth rests 64k orders into a fresh book, growing the
+// order-id index from 64 entries to 128k, and reports the slowest command
+// of each pass, timed on the thread's CPU clock so that time the thread
+// spent preempted by other processes is left out: worst-cpu-ns is the
+// smallest of those maxima over the passes (interrupts hit a random pass;
+// a stall caused by the engine hits every pass), so run it with
+// -benchtime 5x or more. floor-worst-cpu-ns is the same figure for as many
+// cancels of unknown ids (rejected after one index probe) timed the same
+// way right after: what the clock and the machine's interruptions alone
+// give the slowest command. One op is one resting order.
+func BenchmarkIndexGrowth(b *testing.B) {
+	const n = 1 << 16
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpuNow := func() int64 {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+			b.Fatal(err)
+		}
+		return ts.Nano()
+	}
+	c := engine.Command{Kind: engine.CmdNew, Symbol: benchSym, Side: engine.Buy, Type: engine.Limit, TIF: engine.GTC, Qty: 10}
+	cc := engine.Command{Kind: engine.CmdCancel, Symbol: benchSym}
+	worst, floor := int64(math.MaxInt64), int64(math.MaxInt64)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		e, err := engine.New(engine.Config{MaxOrders: 1 << 17, MaxSymbols: 1, MaxLevels: 1 << 16,
+			Symbols: []engine.SymbolSpec{{Symbol: benchSym, Tick: 1, BandMin: 1, BandMax: 1 << 16}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := e.Prefault(); err != nil {
+			b.Fatal(err)
+		}
+		a := &applier{e: e, out: make([]engine.Event, 0, 64)}
+		b.StartTimer()
+		var max int64
+		for k := 0; k < n; k++ {
+			c.ID = engine.OrderID(k + 1)
+			c.Price = engine.Price(10_000 + k%4096)
+			t0 := cpuNow()
+			a.apply(b, &c)
+			if d := cpuNow() - t0; d > max {
+				max = d
+			}
+		}
+		b.StopTimer()
+		worst = min(worst, max)
+		max = 0
+		for k := 0; k < n; k++ {
+			cc.ID = engine.OrderID(n + 1 + k)
+			t0 := cpuNow()
+			a.apply(b, &cc)
+			if d := cpuNow() - t0; d > max {
+				max = d
+			}
+		}
+		floor = min(floor, max)
+		e.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(worst), "worst-cpu-ns")
+	b.ReportMetric(float64(floor), "floor-worst-cpu-ns")
 }

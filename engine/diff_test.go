@@ -244,6 +244,9 @@ func runDifferential(t *testing.T, seed uint64, ops, validateEvery int, seen map
 		if c.Kind == CmdReplace && len(got) > 1 && got[0].Kind == EvReplaced {
 			seen["replace-crossing"]++
 		}
+		if e.h.IndexOld != 0 {
+			seen["index-migrating"]++
+		}
 		if c.Kind == CmdNew && c.Type == Market && len(got) == 2 && got[1].Reason == ReasonMarketRemainder && got[1].Qty == c.Qty {
 			seen["market-into-empty"]++
 		}
@@ -297,7 +300,7 @@ func TestDifferential(t *testing.T) {
 	}
 	// The generator must reach every outcome, or the comparison is blind
 	// to it.
-	want := []string{"replace-crossing", "market-into-empty", "trade/none", "replaced/none", "accepted/none"}
+	want := []string{"replace-crossing", "market-into-empty", "index-migrating", "trade/none", "replaced/none", "accepted/none"}
 	for r := range reasonNames {
 		switch {
 		case r == ReasonNone:

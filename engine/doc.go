@@ -34,7 +34,7 @@
 // place in its queue; any other R emits EvReplaced, moves the order to the
 // tail of its new level and trades first if the new price crosses.
 //
-// # Arena layout (LayoutVersion 1)
+// # Arena layout (LayoutVersion 2)
 //
 // All offsets are from the start of the arena; all integers are native
 // (little-endian on the supported platforms); the arena holds no Go
@@ -44,7 +44,8 @@
 //	+---------------------------+ 0
 //	| header (4 KiB)            | magic, LayoutVersion, capacities, section
 //	|                           | offsets, last sequence, event hash,
-//	|                           | counters, pool free-list head
+//	|                           | counters, pool free-list head, order
+//	|                           | index table size and migration state
 //	+---------------------------+ SymOff
 //	| symbol table              | MaxSymbols × 192 B: name, tick, band,
 //	|                           | last trade, per side {levels, bitmap,
@@ -56,10 +57,12 @@
 //	|                           | level, prev, next, account, symbol, side,
 //	|                           | flags}; slot 0 is "none"
 //	+---------------------------+ IndexOff
-//	| order-id index            | IndexCap × 8 B {slot, hash}; the first
-//	|                           | IndexActive entries are in use
+//	| order-id index            | 2 × IndexCap × 8 B {slot, hash}; the
+//	|                           | table of size S is at entries [S, 2S):
+//	|                           | IndexActive in use, IndexOld draining
 //	+---------------------------+ TagOff
-//	| order-id index tags       | IndexCap × 1 B, probed before entries
+//	| order-id index tags       | 2 × IndexCap × 1 B, same positions,
+//	|                           | probed before entries
 //	+---------------------------+ HeapOff
 //	| level heap                | per symbol, bump-allocated by S:
 //	|                           | bid levels, ask levels (24 B each:
@@ -77,7 +80,17 @@
 //
 // # Capacity
 //
-// Nothing grows at run time except the in-use part of the order index
-// (doubling inside its reserved region). When the pool, the symbol table
-// or the level heap is full, the command is rejected.
+// Nothing grows at run time except the order index table in use, which
+// doubles inside its reserved region when an insert would take it above
+// half full. Growth never stalls a command: the new table takes inserts at
+// once and the old one's entries migrate a few positions per command
+// (at most 8 positions examined per command, done before the next growth
+// can be due); lookups probe both tables meanwhile. The migration state is
+// in the header, so an arena copied mid-migration continues identically
+// (index.go). When the pool, the symbol table or the level heap is full,
+// the command is rejected.
+//
+// Version history: 1 had one index region of IndexCap entries, rehashed
+// in one go at each doubling; 2 (this one) reserves twice that so a table
+// and its double coexist, and adds IndexOld and IndexCursor to the header.
 package engine

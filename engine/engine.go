@@ -11,18 +11,27 @@ import (
 // concurrent use: one goroutine owns it, as one thread owns an exchange's
 // matching core.
 type Engine struct {
-	mem     []byte
-	base    unsafe.Pointer
-	h       *header
-	syms    unsafe.Pointer
-	symIdx  unsafe.Pointer
-	orders  unsafe.Pointer
-	index   unsafe.Pointer
-	tags    unsafe.Pointer
+	mem    []byte
+	base   unsafe.Pointer
+	h      *header
+	syms   unsafe.Pointer
+	symIdx unsafe.Pointer
+	orders unsafe.Pointer
+	index  unsafe.Pointer
+	tags   unsafe.Pointer
+	// The order index: the insert table's mask and base pointers, and
+	// the mask of the table being drained (0 = none), all derived from
+	// the header by bindIndex.
 	idxMask uint32
+	oldMask uint32
+	curIdx  unsafe.Pointer
+	curTags unsafe.Pointer
 	symMask uint32
 	owned   bool // mem came from AllocArena in New: Close frees it
-	closed  bool
+	// migrated counts index migration steps done by this Engine (not
+	// arena state: tests check the work per command with it).
+	migrated uint64
+	closed   bool
 }
 
 // New allocates an arena for cfg, formats it and defines cfg.Symbols.
@@ -80,7 +89,7 @@ func (e *Engine) bind(mem []byte) {
 	e.orders = unsafe.Add(e.base, e.h.OrderOff)
 	e.index = unsafe.Add(e.base, e.h.IndexOff)
 	e.tags = unsafe.Add(e.base, e.h.TagOff)
-	e.idxMask = e.h.IndexActive - 1
+	e.bindIndex()
 	e.symMask = e.h.SymIndexCap - 1
 }
 
@@ -130,7 +139,7 @@ func Attach(mem []byte) (*Engine, error) {
 	if h.NSymbols > h.MaxSymbols || h.HeapUsed > h.HeapSize || h.LevelsUsed > h.LevelCapacity ||
 		h.PoolHigh > h.MaxOrders || h.Live > h.PoolHigh || h.FreeHead > h.PoolHigh ||
 		h.IndexActive > h.IndexCap || h.IndexActive < min(h.IndexCap, minIndexActive) || h.IndexActive&(h.IndexActive-1) != 0 ||
-		uint64(h.Live)*2 > uint64(h.IndexActive) {
+		uint64(h.Live)*2 > uint64(h.IndexActive) || !migrationStateOK(h) {
 		return nil, fmt.Errorf("%w: header counts out of range", ErrLayout)
 	}
 	e := &Engine{}
@@ -166,23 +175,63 @@ func (e *Engine) checkIndexes() error {
 		return fmt.Errorf("symbol index holds %d entries, %d symbols defined", n, h.NSymbols)
 	}
 	n = 0
-	for p := uint32(0); p < h.IndexActive; p++ {
-		ent := *e.idx(p)
-		slot := uint32(ent)
-		if t := *e.tag(p); (slot == 0 && (t != 0 || ent != 0)) || (slot != 0 && t != tagOf(uint32(ent>>32))) {
-			return fmt.Errorf("order index position %d: tag %#x does not match entry %#x", p, t, ent)
+	for _, t := range e.indexTables() {
+		m, err := e.checkIndexTable(t)
+		if err != nil {
+			return err
 		}
-		if slot != 0 {
-			if slot > h.PoolHigh {
-				return fmt.Errorf("order index position %d: slot %d above high-water mark %d", p, slot, h.PoolHigh)
-			}
-			n++
+		// At most half full: some position is empty, so every probe
+		// of that table ends.
+		if 2*m > t {
+			return fmt.Errorf("order index table of %d entries holds %d", t, m)
 		}
+		n += m
 	}
 	if n != h.Live {
 		return fmt.Errorf("order index holds %d entries, %d live orders", n, h.Live)
 	}
 	return nil
+}
+
+// migrationStateOK checks the header's index migration fields: none in
+// progress, or the table of half the size being drained from a cursor
+// inside it.
+func migrationStateOK(h *header) bool {
+	if h.IndexOld == 0 {
+		return h.IndexCursor == 0
+	}
+	return h.IndexOld == h.IndexActive/2 && h.IndexOld >= min(h.IndexCap, minIndexActive) && h.IndexCursor < h.IndexOld
+}
+
+// indexTables returns the sizes of the order-index tables holding entries:
+// the insert table, and the one being drained if a migration is in
+// progress.
+func (e *Engine) indexTables() []uint32 {
+	if e.h.IndexOld != 0 {
+		return []uint32{e.h.IndexActive, e.h.IndexOld}
+	}
+	return []uint32{e.h.IndexActive}
+}
+
+// checkIndexTable checks that the tag and entry of every position of the
+// table of size t agree and that every entry names a slot below the pool's
+// high-water mark, and returns the number of entries.
+func (e *Engine) checkIndexTable(t uint32) (uint32, error) {
+	n := uint32(0)
+	for p := t; p < 2*t; p++ {
+		ent := *e.idx(p)
+		slot := uint32(ent)
+		if tg := *e.tag(p); (slot == 0 && (tg != 0 || ent != 0)) || (slot != 0 && tg != tagOf(uint32(ent>>32))) {
+			return 0, fmt.Errorf("order index position %d: tag %#x does not match entry %#x", p, tg, ent)
+		}
+		if slot != 0 {
+			if slot > e.h.PoolHigh {
+				return 0, fmt.Errorf("order index position %d: slot %d above high-water mark %d", p, slot, e.h.PoolHigh)
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // checkSymbolRecord checks that symbol i's sections lie inside the used heap

@@ -46,6 +46,11 @@ type Stats struct {
 	AskQty        Qty
 	Symbols       int
 	MaxOrders     int
+	// IndexSize is the number of entries of the order-id index table in
+	// use; IndexDraining is the size of the previous table while its
+	// entries migrate into it, a few per command (0 when none).
+	IndexSize     int
+	IndexDraining int
 }
 
 // Stats returns the counters.
@@ -56,6 +61,7 @@ func (e *Engine) Stats() Stats {
 		Trades: h.Trades, TradedQty: h.TradedQty, Cancels: h.Cancels, Replaces: h.Replaces,
 		RestingOrders: int(h.Live), BidQty: Qty(h.BidQty), AskQty: Qty(h.AskQty),
 		Symbols: int(h.NSymbols), MaxOrders: int(h.MaxOrders),
+		IndexSize: int(h.IndexActive), IndexDraining: int(h.IndexOld),
 	}
 }
 

@@ -23,7 +23,9 @@ var ErrInvariant = errors.New("engine: invariant violated")
 //     the book is not crossed;
 //   - per-side and global order counts and quantities add up;
 //   - the order-id index holds exactly the live orders, each reachable
-//     from its home bucket, with the right hash;
+//     from its home bucket, with the right hash, in the table in use or,
+//     during a migration, in the old table at or after the migration
+//     cursor (and not in both); every other index position is empty;
 //   - the free list holds exactly the unused slots below the high-water
 //     mark.
 //
@@ -44,6 +46,13 @@ func (e *Engine) validate() error {
 	}
 	if h.IndexActive > h.IndexCap || h.IndexActive&(h.IndexActive-1) != 0 || e.idxMask != h.IndexActive-1 {
 		return fmt.Errorf("order index in use %d of %d", h.IndexActive, h.IndexCap)
+	}
+	wantOld := uint32(0)
+	if h.IndexOld != 0 {
+		wantOld = h.IndexOld - 1
+	}
+	if !migrationStateOK(h) || e.oldMask != wantOld {
+		return fmt.Errorf("order index migration from %d entries at cursor %d, table in use %d", h.IndexOld, h.IndexCursor, h.IndexActive)
 	}
 	if err := e.checkIndexes(); err != nil {
 		return err
@@ -110,16 +119,17 @@ func (e *Engine) validate() error {
 	if free+h.Live != h.PoolHigh {
 		return fmt.Errorf("free list holds %d slots, live %d, high-water mark %d", free, h.Live, h.PoolHigh)
 	}
-	entries := uint32(0)
 	if 2*uint64(h.Live) > uint64(h.IndexActive) {
 		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
 	}
-	for p := uint32(0); p < h.IndexCap; p++ {
+	entries := uint32(0)
+	for p := uint32(0); p < 2*h.IndexCap; p++ {
 		ent := *e.idx(p)
 		slot := uint32(ent)
-		if p >= h.IndexActive {
+		t := tableOf(max(p, 1))
+		if p == 0 || (t != h.IndexActive && t != h.IndexOld) {
 			if ent != 0 || *e.tag(p) != 0 {
-				return fmt.Errorf("order index position %d beyond the %d in use is not empty", p, h.IndexActive)
+				return fmt.Errorf("order index position %d outside the tables in use (%d, %d) is not empty", p, h.IndexActive, h.IndexOld)
 			}
 			continue
 		}
@@ -128,6 +138,9 @@ func (e *Engine) validate() error {
 				return fmt.Errorf("order index position %d: empty entry with hash bits", p)
 			}
 			continue
+		}
+		if t == h.IndexOld && p-t < h.IndexCursor {
+			return fmt.Errorf("order index position %d: entry below the migration cursor %d of the old table", p, h.IndexCursor)
 		}
 		entries++
 		if slot > h.PoolHigh || e.ord(slot).Side == 0 {
@@ -141,6 +154,8 @@ func (e *Engine) validate() error {
 		if uint32(ent>>32) != hh {
 			return fmt.Errorf("order index position %d: hash %#x, order %d hashes to %#x", p, uint32(ent>>32), o.ID, hh)
 		}
+		// findOrder probes the insert table first: it also proves the
+		// key is not in both tables.
 		if got, pos := e.findOrder(uint32(o.Sym), OrderID(o.ID), hh); got != slot || pos != p {
 			return fmt.Errorf("order index position %d: lookup of order %d finds slot %d at %d", p, o.ID, got, pos)
 		}

@@ -46,7 +46,7 @@ func TestValidateCatches(t *testing.T) {
 		{"side total", "side says", func(e *Engine) { e.sym(0).Side[1].Qty++ }},
 		{"header qty", "header says", func(e *Engine) { e.h.AskQty++ }},
 		{"index entry", "order index", func(e *Engine) {
-			for p := uint32(0); p < e.h.IndexActive; p++ {
+			for p := e.h.IndexActive; p < 2*e.h.IndexActive; p++ {
 				if *e.idx(p) != 0 {
 					*e.idx(p) ^= 1 << 40
 					return

@@ -2,12 +2,12 @@ package perf
 
 import (
 	"fmt"
-
 	"runtime"
 	"sort"
 	"time"
 
 	"github.com/cowbook/cowbook/engine"
+	"github.com/cowbook/cowbook/internal/placement"
 )
 
 // EngineBenchOptions configures RunEngineBench.
@@ -23,9 +23,32 @@ type EngineBenchOptions struct {
 	// NoLatency skips the latency pass.
 	NoLatency bool
 	// BeforeRun, if set, is called before timed throughput run i and
-	// AfterRun after it (to start and stop a CPU profile around the
-	// engine's work).
+	// AfterRun after it, on the engine thread, just outside the apply
+	// loop.
 	BeforeRun, AfterRun func(i int)
+	// Profile, if set, is started just before the first timed run's apply
+	// loop and its stop function called just after the last one (see
+	// StartProfiles). While profiling, the engines of all runs are
+	// prepared before the first run and the naive ceiling is not run, so
+	// the profile holds the engine's work and little else.
+	Profile func() (stop func() error, err error)
+	// Placement pins the engine thread (PinEngine/EngineCPU) and locks
+	// memory (Mlock) for the whole benchmark. A refusal by the kernel is
+	// reported in the result's Placement and the benchmark goes on
+	// unplaced. Every arena is pre-faulted whatever Prefault says.
+	Placement placement.Options
+}
+
+// EnginePlacement reports what RunEngineBench could do of the requested
+// placement; the *_error fields hold the kernel's refusal, if any.
+type EnginePlacement struct {
+	EngineCPU    int    `json:"engine_cpu"` // -1: not requested
+	Pinned       bool   `json:"pinned"`
+	PinError     string `json:"pin_error,omitempty"`
+	Mlock        bool   `json:"mlock"`
+	MlockError   string `json:"mlock_error,omitempty"`
+	Prefaulted   bool   `json:"prefaulted"`    // always: every arena is faulted in before its run
+	NaiveSkipped bool   `json:"naive_skipped"` // the naive ceiling was not run (profiling)
 }
 
 // EngineBenchResult is the outcome of `cowbook bench engine`; its JSON field
@@ -50,6 +73,15 @@ type EngineBenchResult struct {
 	P99Ns  int64 `json:"p99_ns"`
 	P999Ns int64 `json:"p999_ns"`
 	MaxNs  int64 `json:"max_ns"`
+	// LatencyCurve is the latency pass's percentile curve (HDR-style),
+	// drawn by `cowbook bench all`.
+	LatencyCurve []CurvePoint `json:"latency_curve"`
+	// Counters are the hardware counters of the engine thread over the
+	// apply loops of all timed runs, per command; where the machine has
+	// none, {"supported": false, "reason": …}.
+	Counters CountersPerOp `json:"counters"`
+	// Placement says what was pinned and locked, or why not.
+	Placement EnginePlacement `json:"placement"`
 	// ClockNs is the median cost of one clock-read pair, to subtract.
 	ClockNs     int64   `json:"clock_ns"`
 	AllocsPerOp float64 `json:"allocs_per_op"`
@@ -115,53 +147,123 @@ func RunEngineBench(opts EngineBenchOptions) (*EngineBenchResult, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	res.Placement = EnginePlacement{EngineCPU: -1, Prefaulted: true, NaiveSkipped: opts.Profile != nil}
+	if opts.Placement.PinEngine {
+		res.Placement.EngineCPU = opts.Placement.EngineCPU
+		release, err := opts.Placement.PinEngineThread()
+		if err != nil {
+			res.Placement.PinError = err.Error()
+		} else {
+			res.Placement.Pinned = true
+			defer func() { _ = release() }()
+		}
+	}
+	if opts.Placement.Mlock {
+		if err := opts.Placement.LockIfRequested(); err != nil {
+			res.Placement.MlockError = err.Error()
+		} else {
+			res.Placement.Mlock = true
+			defer func() { _ = placement.UnlockMemory() }()
+		}
+	}
+	// While profiling, every run's engine is ready before the profile
+	// starts, so that arena set-up is not in it.
+	var ready []*engine.Engine
+	defer func() {
+		for _, e := range ready {
+			if e != nil {
+				e.Close()
+			}
+		}
+	}()
+	if opts.Profile != nil {
+		for r := 0; r < opts.Runs; r++ {
+			e, err := newPrefaulted(cfg)
+			if err != nil {
+				return nil, err
+			}
+			ready = append(ready, e)
+		}
+	}
+	var stopProfile func() error
+	var err error
 	var runs []run
 	var naive, naiveCPU []float64
 	var naiveTrades uint64
 	var last *engine.Engine
+	var counts CounterResult
 	for r := 0; r < opts.Runs; r++ {
-		e, err := newPrefaulted(cfg)
-		if err != nil {
+		var e *engine.Engine
+		if ready != nil {
+			e, ready[r] = ready[r], nil
+		} else if e, err = newPrefaulted(cfg); err != nil {
 			return nil, err
 		}
-		runtime.GC()
-		var m0, m1 runtime.MemStats
-		runtime.ReadMemStats(&m0)
+		if opts.Profile == nil {
+			runtime.GC()
+		}
 		if opts.BeforeRun != nil {
 			opts.BeforeRun(r)
 		}
+		if r == 0 && opts.Profile != nil {
+			if stopProfile, err = opts.Profile(); err != nil {
+				e.Close()
+				return nil, err
+			}
+		}
+		// Allocations are counted inside the counters and the profile,
+		// which allocate when they start and stop.
+		ctr, _ := StartCounters() // an error is also in the result's Reason
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		c0 := threadCPU()
 		t0 := time.Now()
 		for i := range opts.Commands {
 			if out, err = e.Apply(uint64(i+1), &opts.Commands[i], out[:0]); err != nil {
+				ctr.Stop()
 				e.Close()
+				if stopProfile != nil {
+					_ = stopProfile()
+				}
 				return nil, err
 			}
 		}
 		d := time.Since(t0)
 		cpu := threadCPU() - c0
+		runtime.ReadMemStats(&m1)
+		counts = addCounters(counts, ctr.Stop(), r == 0)
+		if r == opts.Runs-1 && stopProfile != nil {
+			if err := stopProfile(); err != nil {
+				e.Close()
+				return nil, err
+			}
+		}
 		if opts.AfterRun != nil {
 			opts.AfterRun(r)
 		}
-		runtime.ReadMemStats(&m1)
 		runs = append(runs, run{d, cpu, m1.Mallocs - m0.Mallocs})
 		res.RunOpsPerSec = append(res.RunOpsPerSec, float64(len(opts.Commands))/d.Seconds())
-		c1 := threadCPU()
-		if d, trades, ok := runNaive(opts.Commands); ok {
-			naive = append(naive, float64(len(opts.Commands))/d.Seconds())
-			if c := threadCPU() - c1; c > 0 {
-				naiveCPU = append(naiveCPU, float64(len(opts.Commands))/c.Seconds())
+		if opts.Profile == nil {
+			c1 := threadCPU()
+			if d, trades, ok := runNaive(opts.Commands); ok {
+				naive = append(naive, float64(len(opts.Commands))/d.Seconds())
+				if c := threadCPU() - c1; c > 0 {
+					naiveCPU = append(naiveCPU, float64(len(opts.Commands))/c.Seconds())
+				}
+				naiveTrades = trades
 			}
-			naiveTrades = trades
 		}
 		if last != nil {
 			if last.EventHash() != e.EventHash() {
+				e.Close()
+				last.Close()
 				return nil, fmt.Errorf("perf: runs disagree: event hash %x then %x", last.EventHash(), e.EventHash())
 			}
 			last.Close()
 		}
 		last = e
 	}
+	res.Counters = counts.PerOp(int64(opts.Runs) * int64(len(opts.Commands)))
 	defer last.Close()
 	sorted := append([]run(nil), runs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].d < sorted[j].d })
@@ -255,6 +357,7 @@ func latencyPass(cfg engine.Config, cmds []engine.Command, out []engine.Event, r
 		return fmt.Errorf("perf: latency pass diverged from the throughput runs")
 	}
 	res.P50Ns, res.P99Ns, res.P999Ns, res.MaxNs = h.Quantile(0.5), h.Quantile(0.99), h.Quantile(0.999), h.Max()
+	res.LatencyCurve = h.Curve()
 	res.ClockNs = clock.Quantile(0.5)
 	return nil
 }
@@ -285,4 +388,25 @@ func runNaive(cmds []engine.Command) (time.Duration, uint64, bool) {
 		b.apply(&cmds[i])
 	}
 	return time.Since(t0), b.trades, true
+}
+
+// addCounters adds run r's counters to the total so far; the total is
+// unsupported, with the first reason, as soon as one run's counters are.
+func addCounters(total, r CounterResult, first bool) CounterResult {
+	if first {
+		return r
+	}
+	if !total.Supported {
+		return total
+	}
+	if !r.Supported {
+		return r
+	}
+	total.Cycles += r.Cycles
+	total.Instructions += r.Instructions
+	total.CacheMisses += r.CacheMisses
+	total.BranchMisses += r.BranchMisses
+	total.TimeEnabledNs += r.TimeEnabledNs
+	total.TimeRunningNs += r.TimeRunningNs
+	return total
 }

@@ -71,12 +71,16 @@ type WALBenchResult struct {
 	PayloadBandwidthRatio float64 `json:"payload_bandwidth_ratio"`
 	// SyncedBandwidthRatio is bytes_per_sec / floor_synced_bandwidth_bytes_per_sec.
 	SyncedBandwidthRatio float64 `json:"synced_bandwidth_ratio"`
+	// AvgBatchRecords is records per write; AvgSyncRecords records per
+	// fdatasync (one covers every batch written before it began).
 	AvgBatchRecords      float64 `json:"avg_batch_records"`
+	AvgSyncRecords       float64 `json:"avg_sync_records"`
 	AvgBatchBytes        float64 `json:"avg_batch_bytes"`
 	SegmentSwitches      int     `json:"segment_switches"`
 	PacedTargetRate      int     `json:"paced_target_records_per_sec"`
 	PacedRecordsPerSec   float64 `json:"paced_records_per_sec"`
 	PacedAvgBatchRecords float64 `json:"paced_avg_batch_records"`
+	PacedAvgSyncRecords  float64 `json:"paced_avg_sync_records"`
 	// Commit: from Append to the writer publishing the durable sequence
 	// that covers the record (Options.OnDurable), paced producer.
 	CommitP50Us  float64 `json:"commit_p50_us"`
@@ -89,6 +93,18 @@ type WALBenchResult struct {
 	ObservedP99Us  float64 `json:"commit_observed_p99_us"`
 	CommitP50Ratio float64 `json:"commit_p50_ratio"`
 	CommitP99Ratio float64 `json:"commit_p99_ratio"`
+	// Lone: a paced producer at loneRate records per second, so that each
+	// record is a group commit of one block: the log's cost per commit.
+	LoneCommitP50Us    float64 `json:"lone_commit_p50_us"`
+	LoneCommitP99Us    float64 `json:"lone_commit_p99_us"`
+	LoneCommitP50Ratio float64 `json:"lone_commit_p50_ratio"`
+	LoneAvgSyncRecords float64 `json:"lone_avg_sync_records"`
+	// FloorLone: the floor's 4 KiB pwrite+fdatasync issued at the lone
+	// run's pace (1 ms apart) instead of back to back: an idle virtual disk
+	// answers more slowly. LoneCommitP50FloorRatio compares like with like.
+	FloorLoneFdatasyncP50Us float64 `json:"floor_lone_fdatasync_p50_us"`
+	FloorLoneFdatasyncP99Us float64 `json:"floor_lone_fdatasync_p99_us"`
+	LoneCommitP50FloorRatio float64 `json:"lone_commit_p50_floor_ratio"`
 	// CommitP50IdealRatio is commit_p50_us / floor_group_commit_p50_us.
 	CommitP50IdealRatio float64 `json:"commit_p50_ideal_ratio"`
 	// The same floors under the names the bench report pairs with the
@@ -121,6 +137,10 @@ func (c *WALBenchConfig) defaults() {
 		c.PacedDuration = 3 * time.Second
 	}
 }
+
+// loneRate is the rate of the lone-record run: records 1 ms apart, far
+// more than a 4 KiB write+fdatasync takes here.
+const loneRate = 1000
 
 func us(ns int64) float64 { return float64(ns) / 1e3 }
 
@@ -155,13 +175,36 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if err := saturate(filepath.Join(work, "wal-saturate"), opts, cfg, res); err != nil {
 		return nil, fmt.Errorf("saturating run: %w", err)
 	}
-	if err := paced(filepath.Join(work, "wal-paced"), opts, cfg, res); err != nil {
+	pr, err := paced(filepath.Join(work, "wal-paced"), opts, cfg.PacedRate, cfg.PacedDuration, cfg.RecordSize)
+	if err != nil {
 		return nil, fmt.Errorf("paced run: %w", err)
 	}
+	res.PacedRecordsPerSec = pr.recordsPerSec
+	res.PacedAvgBatchRecords, res.PacedAvgSyncRecords = pr.avgBatch, pr.avgSync
+	res.CommitP50Us = us(pr.commit.Quantile(0.5))
+	res.CommitP99Us = us(pr.commit.Quantile(0.99))
+	res.CommitP999Us = us(pr.commit.Quantile(0.999))
+	res.CommitMaxUs = us(pr.commit.Max())
+	res.CommitLatencyCurve = pr.commit.Curve()
+	res.ObservedP50Us = us(pr.observed.Quantile(0.5))
+	res.ObservedP99Us = us(pr.observed.Quantile(0.99))
+	// Records far enough apart that each is a group commit of its own
+	// block: the log's cost per commit beside the floor's write+fdatasync.
+	lone, err := paced(filepath.Join(work, "wal-lone"), opts, loneRate, max(cfg.PacedDuration/3, 200*time.Millisecond), cfg.RecordSize)
+	if err != nil {
+		return nil, fmt.Errorf("lone-record run: %w", err)
+	}
+	res.LoneCommitP50Us = us(lone.commit.Quantile(0.5))
+	res.LoneCommitP99Us = us(lone.commit.Quantile(0.99))
+	res.LoneAvgSyncRecords = lone.avgSync
 	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
 	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
 	res.SyncedBandwidthRatio = res.BytesPerSec / res.FloorSyncedBandwidthBytesPerSec
 	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
+	res.LoneCommitP50Ratio = res.LoneCommitP50Us / res.FloorFdatasyncP50Us
+	if res.FloorLoneFdatasyncP50Us > 0 {
+		res.LoneCommitP50FloorRatio = res.LoneCommitP50Us / res.FloorLoneFdatasyncP50Us
+	}
 	res.CommitP99Ratio = res.CommitP99Us / res.FloorFdatasyncP99Us
 	if res.FloorGroupCommitP50Us > 0 {
 		res.CommitP50IdealRatio = res.CommitP50Us / res.FloorGroupCommitP50Us
@@ -223,6 +266,28 @@ func floorLatency(path string, samples, rate int, res *WALBenchResult) error {
 		}
 	}
 	idealGroupCommit(ends, rate, res)
+	// The same, one sync every 1/loneRate s, as the lone-record run issues
+	// them; nanosleep with a 1 µs timer slack, as the paced producer does.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_ = unix.Prctl(unix.PR_SET_TIMERSLACK, 1000, 0, 0, 0)
+	hl := NewHistogram()
+	gap := unix.NsecToTimespec(int64(time.Second / loneRate))
+	for i := range max(samples/4, 100) {
+		ts := gap
+		_ = unix.Nanosleep(&ts, nil)
+		buf[0] = byte(i)
+		t := time.Now()
+		if _, err := f.WriteAt(buf, int64(i*4096)%size); err != nil {
+			return err
+		}
+		if err := f.Datasync(); err != nil {
+			return err
+		}
+		hl.Record(time.Since(t).Nanoseconds())
+	}
+	res.FloorLoneFdatasyncP50Us = us(hl.Quantile(0.5))
+	res.FloorLoneFdatasyncP99Us = us(hl.Quantile(0.99))
 	res.FloorFdatasyncP50Us = us(h.Quantile(0.5))
 	res.FloorFdatasyncP99Us = us(h.Quantile(0.99))
 	res.FloorFdatasyncP999Us = us(h.Quantile(0.999))
@@ -319,6 +384,10 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenc
 	if err != nil {
 		return err
 	}
+	if err := waitSegmentsReady(l, max(opts.PreparedSegments, 1)); err != nil {
+		l.Close()
+		return err
+	}
 	payload := make([]byte, cfg.RecordSize)
 	n := cfg.SaturateRecords
 	t := time.Now()
@@ -348,15 +417,37 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenc
 	res.BytesPerSec = res.RecordsPerSec * recBytes
 	res.PayloadBytesPerSec = res.RecordsPerSec * float64(cfg.RecordSize)
 	res.AvgBatchRecords = float64(n) / float64(st.Batches)
+	res.AvgSyncRecords = float64(n) / float64(st.Syncs)
 	res.AvgBatchBytes = float64(st.WrittenBytes) / float64(st.Batches)
 	res.SegmentSwitches = len(segs) - 1
 	return nil
 }
 
-func paced(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
-	interval := time.Second / time.Duration(cfg.PacedRate)
-	warm := cfg.PacedRate / 10 // the first 100 ms are not recorded
-	n := warm + int(int64(cfg.PacedRate)*int64(cfg.PacedDuration)/int64(time.Second))
+// waitSegmentsReady waits until the log's file pipeline has want segments
+// ready (Options.PreparedSegments), and so is idle.
+func waitSegmentsReady(l *walfile.Log, want int) error {
+	for deadline := time.Now().Add(time.Minute); l.Stats().SegmentsReady < want; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no segment prepared after a minute")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// pacedResult is what one paced run measured.
+type pacedResult struct {
+	recordsPerSec, avgBatch, avgSync float64
+	commit, observed                 *Histogram
+}
+
+// paced runs a producer appending records of recordSize bytes at rate per
+// second for duration (after 100 ms of warm-up) and times each record from
+// Append to durable.
+func paced(dir string, opts walfile.Options, rate int, duration time.Duration, recordSize int) (*pacedResult, error) {
+	interval := time.Second / time.Duration(rate)
+	warm := rate / 10 // the first 100 ms are not recorded
+	n := warm + int(int64(rate)*int64(duration)/int64(time.Second))
 	// The log starts empty at sequence 1, so record i is sequence i+1.
 	const base = 1
 	sent := make([]time.Time, n)
@@ -373,15 +464,22 @@ func paced(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchRe
 	}
 	l, err := walfile.Open(dir, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer l.Close()
 	if l.NextSeq() != base {
-		return fmt.Errorf("fresh log starts at %d", l.NextSeq())
+		return nil, fmt.Errorf("fresh log starts at %d", l.NextSeq())
+	}
+	// A fresh log's file pipeline starts by zero-filling the next segment
+	// (64 MiB by default): a one-off burst of writes that a log at this rate
+	// sees once per segment (every ~35 s at 20k records/s), not a steady
+	// cost. Measure the steady state.
+	if err := waitSegmentsReady(l, max(opts.PreparedSegments, 1)); err != nil {
+		return nil, err
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
-	batchesBefore := l.Stats().Batches
+	before := l.Stats()
 	go func() {
 		// The observer: one goroutine learns durability from the
 		// watermark, as the node's engine loop does.
@@ -402,7 +500,7 @@ func paced(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchRe
 			}
 		}
 	}()
-	payload := make([]byte, cfg.RecordSize)
+	payload := make([]byte, recordSize)
 	// Pace with nanosleep on a thread with a 1 µs timer slack: time.Sleep
 	// has a resolution near 1 ms, and spinning would take a core from the
 	// writer on a 2-core machine. A record that falls behind schedule is
@@ -420,22 +518,20 @@ func paced(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchRe
 		sent[i] = time.Now()
 		payload[0] = byte(i)
 		if _, err := l.Append(1, payload); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	el := time.Since(start).Seconds()
 	if err := l.Sync(); err != nil {
-		return err
+		return nil, err
 	}
 	wg.Wait()
-	res.PacedRecordsPerSec = float64(n) / el
-	res.PacedAvgBatchRecords = float64(n) / float64(l.Stats().Batches-batchesBefore)
-	res.CommitP50Us = us(h.Quantile(0.5))
-	res.CommitP99Us = us(h.Quantile(0.99))
-	res.CommitP999Us = us(h.Quantile(0.999))
-	res.CommitMaxUs = us(h.Max())
-	res.CommitLatencyCurve = h.Curve()
-	res.ObservedP50Us = us(ho.Quantile(0.5))
-	res.ObservedP99Us = us(ho.Quantile(0.99))
-	return l.Close()
+	after := l.Stats()
+	return &pacedResult{
+		recordsPerSec: float64(n) / el,
+		avgBatch:      float64(n) / float64(after.Batches-before.Batches),
+		avgSync:       float64(n) / float64(after.Syncs-before.Syncs),
+		commit:        h,
+		observed:      ho,
+	}, l.Close()
 }

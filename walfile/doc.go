@@ -52,9 +52,14 @@
 //   - seq is the record's sequence. Sequences are contiguous: each record's
 //     is the previous one's plus one, across segments too, and a segment's
 //     first record carries the sequence in its header and name.
-//   - batch is seq minus the sequence of the first record of the group commit
-//     (one write followed by one fdatasync) that wrote it. A batch never
-//     spans segments. This is what tells a torn tail from corruption, below.
+//   - batch says how far the log was durable when the record was written:
+//     seq-batch-1 is a sequence that an fdatasync had made durable (and the
+//     log had acknowledged) before the write holding this record was issued.
+//     The worker that seals a batch sets it, before the batch is written, to
+//     seq minus one minus the durable sequence then; a log written before
+//     writes overlapped fdatasyncs set it to seq minus the first sequence of
+//     its batch, which means the same. This is what tells a torn tail from
+//     corruption, below.
 //   - Records are 8-byte aligned, so the checksum and length (the first 8
 //     bytes) never straddle a 512-byte sector; the rest of a record may
 //     straddle sectors and 4 KiB blocks.
@@ -65,16 +70,26 @@
 //
 // # Writing
 //
-// Appenders encode records into one of two aligned buffers. A single writer
-// goroutine takes everything appended while the previous write+fdatasync was
-// in flight, writes it with one O_DIRECT pwrite of whole 4 KiB blocks at a
-// block-aligned offset, fdatasyncs, and then publishes the new durable
-// sequence. The last block of a batch is usually only partly filled; the
-// next batch starts by rewriting that same block at the same offset with the
-// same leading bytes and more records after them, so bytes that are already
-// durable are only ever overwritten with identical bytes. The writer never
-// has more than one batch in flight, so after a crash only the bytes of the
-// last batch can be damaged.
+// Appenders encode records (everything but the batch field and checksum)
+// into one of three aligned buffers. Three I/O workers share three roles,
+// each held by one worker at a time. Sealing: take everything appended since
+// the last batch was taken (a batch) and set its records' batch fields and
+// checksums. Writing: write the oldest sealed batch with one O_DIRECT pwrite
+// of whole blocks at a block-aligned offset. Syncing: one fdatasync, after
+// which every record whose write had returned before the fdatasync began is
+// published as durable. So a batch can be sealed while the previous one is
+// written and the ones before are synced, and one fdatasync covers every
+// batch written before it. The last block of a batch is usually only partly
+// filled; the next batch starts by rewriting that same block at the same
+// offset with the same leading bytes and more records after them, so bytes
+// that are already written are only ever overwritten with identical bytes.
+// Writes never overlap each other, and a new segment is installed only once
+// every record written to the previous one is durable.
+//
+// After a crash, only records that were not yet durable when the last write
+// was issued can be damaged: those of the batch being synced and of the
+// batches written meanwhile. Every record says, in its batch field, how far
+// the log was durable when it was written.
 //
 // A failed write or fdatasync is never retried (after a failed fdatasync the
 // kernel may have dropped the dirty pages and reports success next time): the
@@ -91,21 +106,49 @@
 //   - no valid record after it, anywhere in that segment, has a batch that
 //     started after E (seq-batch > E) or a sequence below E.
 //
-// The reasoning: batch k+1 is only written after batch k's fdatasync
-// returned, so a record of a later batch on disk proves that the batch
-// holding the spot was durable and acknowledged, and the spot is corruption.
-// Valid records after the spot that belong to the same batch are leftovers
-// of the torn write (any subset of its sectors may have reached the disk)
-// and are cut with it. Anything bad in a segment other than the last, a bad
-// segment header, and a gap or overlap in sequences between segments are
-// corruption too. Corruption is reported as ErrCorrupt naming the segment
+// The reasoning: a record with seq-batch > E was written after an fdatasync
+// had made sequence E durable, so the spot held an acknowledged record and
+// is corruption. Valid records after the spot that do not prove this were
+// written while the spot's record was not yet durable: they are leftovers of
+// the torn writes (any subset of their sectors may have reached the disk)
+// and are cut with it; none of them was acknowledged, since each is after
+// E. Anything bad in a segment other than the last, a bad segment header,
+// and a gap or overlap in sequences between segments are corruption too. Corruption is reported as ErrCorrupt naming the segment
 // and offset and is never truncated away, except by Repair with force.
 //
-// One case cannot be told apart: damage confined to the last batch of the
-// log (say a bit flip in it after it was acknowledged) looks exactly like a
-// torn write of that batch, and is cut as a torn tail. The cut bytes are kept
-// in a .broken file and Open reports them (Log.Recovery), so the loss is
-// visible.
+// One case cannot be told apart: damage confined to the records that no
+// later record proves durable (the last few batches of the log: the last
+// one synced and those written while it was being synced; say a bit flip in
+// them after they were acknowledged) looks exactly like a torn write of
+// them, and is cut as a torn tail. The cut bytes are kept in a .broken file
+// and Open reports them (Log.Recovery), so the loss is visible.
+//
+// # Reading a segment
+//
+// A segment is read in 1 MiB chunks up to the first chunk past the header
+// block that is all zeros; the rest of the file is only checked to be zero,
+// read in 4 MiB pieces into a scratch buffer. So a restart reads the zeroed
+// end of the last segment but does not keep it in memory. The rules above
+// are applied to the whole file all the same: if any byte of the rest is not
+// zero, or anything but a clean end is found in the prefix (a bad record, a
+// record running past it), the whole segment is loaded before it is judged.
+//
+// # Why segments are zero-filled, not recycled
+//
+// Every segment is written twice: zeros by the file pipeline, then records.
+// Under a sustained load that saturates the disk the zeros take about half
+// of its bandwidth. Reusing obsolete segments without zeroing them (as
+// RocksDB's recyclable log does, salting each record's checksum with the
+// file's epoch so that records from its previous life fail it) was weighed
+// and not done: the end of the data would no longer be followed by zeros, so
+// "non-zero bytes after the end" would stop being a check, every open would
+// have to search the whole rest of the last segment for valid records to
+// tell a torn tail from corruption, and cutting a torn tail would have to
+// find and erase every leftover valid record of the torn writes, anywhere in
+// the segment, so that none is ever read back as the continuation of the new
+// records. Instead, Options.PreparedSegments keeps several zero-filled
+// segments ready, so that bursts up to that size are written at the disk's
+// full speed while the pipeline refills between them.
 //
 // A torn tail is cut by copying the cut bytes to <segment>.broken (fsynced,
 // directory fsynced) and then writing zeros over them and fdatasyncing, all

@@ -43,17 +43,61 @@ func recordSize(n int) int {
 // encodeRecord writes one record into dst, which must hold recordSize(len(payload))
 // bytes, and returns that size.
 func encodeRecord(dst []byte, seq uint64, batch uint32, typ uint8, payload []byte) int {
-	n := recordSize(len(payload))
-	dst = dst[:n]
-	binary.LittleEndian.PutUint32(dst[4:], uint32(len(payload)))
-	binary.LittleEndian.PutUint64(dst[8:], seq)
-	binary.LittleEndian.PutUint32(dst[16:], batch)
-	dst[20], dst[21], dst[22], dst[23] = typ, 0, 0, 0
-	copy(dst[RecordHeaderLen:], payload)
-	clear(dst[RecordHeaderLen+len(payload):])
-	binary.LittleEndian.PutUint32(dst[0:], crc32.Checksum(dst[4:], castagnoli))
+	n := encodeBody(dst, seq, typ, payload)
+	sealRecord(dst[:n], batch)
 	return n
 }
+
+// encodeBody writes a record without its batch and checksum fields (left
+// zero) into dst, which must hold recordSize(len(payload)) bytes, and returns
+// that size. Appenders call it; the writer seals the records of a batch
+// (sealBatch) just before writing them, which keeps the checksum off the
+// appender's path.
+func encodeBody(dst []byte, seq uint64, typ uint8, payload []byte) int {
+	n := recordSize(len(payload))
+	dst = dst[:n]
+	binary.LittleEndian.PutUint64(dst[0:], uint64(len(payload))<<32)
+	binary.LittleEndian.PutUint64(dst[8:], seq)
+	binary.LittleEndian.PutUint64(dst[16:], uint64(typ)<<32)
+	copy(dst[RecordHeaderLen:], payload)
+	clear(dst[RecordHeaderLen+len(payload):])
+	return n
+}
+
+// sealRecord sets the batch field of the encoded record rec and its
+// checksum.
+func sealRecord(rec []byte, batch uint32) {
+	binary.LittleEndian.PutUint32(rec[16:], batch)
+	binary.LittleEndian.PutUint32(rec[0:], crc32.Checksum(rec[4:], castagnoli))
+}
+
+// sealBatch seals every record in b, which holds whole records encoded by
+// encodeBody back to back, for a write issued while durable was the durable
+// sequence: each record's batch field becomes seq-durable-1, so that
+// seq-batch-1 is a sequence known durable when the record was written (see
+// doc.go). It returns an error, sealing nothing further, if b does not hold
+// whole records; that is a bug, never input.
+func sealBatch(b []byte, durable uint64) error {
+	for off := 0; off < len(b); {
+		if len(b)-off < RecordHeaderLen {
+			return fmt.Errorf("walfile: %d stray bytes at the end of a batch", len(b)-off)
+		}
+		n := int(binary.LittleEndian.Uint32(b[off+4:]))
+		size := recordSize(n)
+		seq := binary.LittleEndian.Uint64(b[off+8:])
+		if size > len(b)-off || seq <= durable || seq-durable-1 > maxBatchField {
+			return fmt.Errorf("walfile: bad record in a batch at %d (sequence %d, durable %d)", off, seq, durable)
+		}
+		sealRecord(b[off:off+size], uint32(seq-durable-1))
+		off += size
+	}
+	return nil
+}
+
+// maxBatchField bounds the batch field the writer may write: the writer
+// waits for an fdatasync rather than write a record more than this many
+// sequences past the durable one.
+const maxBatchField = 1<<31 - 1
 
 // Record is one decoded log record. Payload aliases the reader's buffer and
 // is valid until the next call to Next.

@@ -1,6 +1,7 @@
 package walfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -76,5 +77,46 @@ func TestSegmentHeader(t *testing.T) {
 		if _, ok := parseSegmentName(bad); ok {
 			t.Errorf("%q parsed as a segment name", bad)
 		}
+	}
+}
+
+// TestSealBatch: a batch encoded by appenders (encodeBody) and sealed by the
+// writer is byte for byte what encodeRecord writes with batch fields saying
+// how far the log was durable; and sealBatch refuses anything that is not
+// whole records of sequences after the durable one.
+func TestSealBatch(t *testing.T) {
+	var buf, want [4096]byte
+	var pbuf [64]byte
+	const durable = 99
+	n, m := 0, 0
+	for seq := uint64(100); seq < 140; seq++ {
+		p := payloadFor(seq, pbuf[:])
+		n += encodeBody(buf[n:], seq, typeFor(seq), p)
+		m += encodeRecord(want[m:], seq, uint32(seq-durable-1), typeFor(seq), p)
+	}
+	if n != m {
+		t.Fatalf("encodeBody wrote %d bytes, encodeRecord %d", n, m)
+	}
+	if err := sealBatch(buf[:n], durable); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf[:n], want[:m]) {
+		t.Fatal("sealed batch differs from encodeRecord's")
+	}
+	for off := 0; off < n; {
+		d, err := decodeRecord(buf[off:n])
+		if err != nil {
+			t.Fatalf("record at %d: %v", off, err)
+		}
+		if d.batchStart() != durable+1 {
+			t.Fatalf("record %d says %d was durable, want %d", d.Seq, d.batchStart()-1, durable)
+		}
+		off += d.size
+	}
+	if err := sealBatch(buf[:n-3], durable); err == nil {
+		t.Error("sealBatch took a batch cut inside a record")
+	}
+	if err := sealBatch(buf[:n], 100); err == nil {
+		t.Error("sealBatch took a record at or below the durable sequence")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
@@ -27,27 +28,43 @@ type Log struct {
 	fs   vfs.FS
 	bs   int
 
-	mu         sync.Mutex
-	work       sync.Cond // the writer waits for records
-	space      sync.Cond // appenders wait for buffer space
-	durc       sync.Cond // WaitDurable waits for the durable sequence
-	fill       *batch    // where appenders encode records
-	spare      *batch    // the other buffer; nil while the writer holds it
-	next       uint64    // sequence of the next Append
-	closing    bool
-	closed     bool
-	err        error // sticky failure, wraps ErrFailed
-	writerIdle bool
+	mu      sync.Mutex
+	work    sync.Cond // idle I/O workers wait for records to write or sync
+	space   sync.Cond // appenders wait for buffer space
+	durc    sync.Cond // WaitDurable waits for the durable sequence
+	drained sync.Cond // a worker waits for every written record to be synced
+	fill    *batch    // where appenders encode records
+	free    []*batch  // buffers nobody uses
+	sealed  []*batch  // sealed batches waiting to be written, in order
+	next    uint64    // sequence of the next Append
+	closing bool
+	closed  bool
+	err     error // sticky failure, wraps ErrFailed
+	maxRec  int   // largest record size Append takes
 
-	durable atomic.Uint64
-	notify  chan struct{}
-	batches atomic.Uint64 // group commits written
-	written atomic.Uint64 // bytes written by group commits
+	// The I/O pipeline (see run), under mu.
+	idle      int    // workers waiting on work
+	drainers  int    // workers waiting on drained
+	sealing   bool   // a worker is sealing a batch
+	writing   bool   // a worker is writing a batch
+	syncing   bool   // a worker is in fdatasync (or publishing its result)
+	writtenSq uint64 // last sequence whose write has returned
+	synced    uint64 // last sequence made durable (durable's value)
+	workers   sync.WaitGroup
+
+	durable   atomic.Uint64
+	lastWrite atomic.Int64 // when the last batch was written, since epoch
+	epoch     time.Time
+	notify    chan struct{}
+	batches   atomic.Uint64 // writes of batches
+	syncs     atomic.Uint64 // fdatasyncs that made records durable
+	written   atomic.Uint64 // bytes written by batches
 
 	truncMu sync.Mutex
 	lock    vfs.File // dir/LOCK, flocked while the log is open
 
-	// Owned by the writer goroutine (and by Open before it starts).
+	// Owned by the worker holding the writing role (and by Open before
+	// the workers start); seg changes only while nothing is unsynced.
 	seg      vfs.File
 	segName  string
 	pipe     *pipeline
@@ -67,6 +84,10 @@ type batch struct {
 	segFirst uint64 // first sequence of the segment the bytes belong to
 	segCap   int64  // size of that segment
 	newSeg   bool   // the writer must create segment segFirst first
+	// carrying is set while the worker that took the previous buffer has
+	// yet to copy its sealed last block into buf[:carried]; appenders then
+	// may not restart the buffer at a new segment.
+	carrying bool
 }
 
 // Recovery is what Open found and did.
@@ -143,25 +164,49 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 		bs:     opts.BlockSize,
 		notify: make(chan struct{}, 1),
 		done:   make(chan struct{}),
+		epoch:  time.Now(),
 		hdr:    vfs.AlignedBuffer(opts.BlockSize),
 	}
-	l.work.L, l.space.L, l.durc.L = &l.mu, &l.mu, &l.mu
+	l.work.L, l.space.L, l.durc.L, l.drained.L = &l.mu, &l.mu, &l.mu, &l.mu
+	l.maxRec = int(min(int64(opts.MaxBatch), opts.SegmentSize-int64(opts.BlockSize)))
 	bufLen := opts.MaxBatch + 2*opts.BlockSize
 	l.fill = &batch{buf: vfs.AlignedBuffer(bufLen)}
-	l.spare = &batch{buf: vfs.AlignedBuffer(bufLen)}
+	for range ioBuffers - 1 {
+		l.free = append(l.free, &batch{buf: vfs.AlignedBuffer(bufLen)})
+	}
 	if err := l.openTail(); err != nil {
 		if l.seg != nil {
 			l.seg.Close()
 		}
 		return nil, err
 	}
-	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments)
-	started := make(chan error, 1)
-	go l.run(started)
-	if err := <-started; err != nil {
+	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments, l.busy)
+	l.writtenSq = l.durable.Load()
+	l.synced = l.writtenSq
+	started := make(chan error, ioWorkers)
+	l.workers.Add(ioWorkers)
+	for range ioWorkers {
+		go l.run(started)
+	}
+	var perr error
+	for range ioWorkers {
+		if err := <-started; err != nil && perr == nil {
+			perr = err
+		}
+	}
+	go func() {
+		l.workers.Wait()
+		close(l.done)
+	}()
+	if perr != nil {
+		l.mu.Lock()
+		l.closing = true
+		l.work.Broadcast()
+		l.mu.Unlock()
+		<-l.done
 		l.pipe.stop()
 		l.seg.Close()
-		return nil, fmt.Errorf("walfile: pin the writer: %w", err)
+		return nil, fmt.Errorf("walfile: pin the writer: %w", perr)
 	}
 	return l, nil
 }
@@ -193,9 +238,13 @@ func (l *Log) openTail() error {
 			return fmt.Errorf("walfile: SegmentSize %d is not a multiple of the log's block size %d", l.opts.SegmentSize, last.BlockSize)
 		}
 		l.bs = last.BlockSize
+		l.maxRec = int(min(int64(l.opts.MaxBatch), l.opts.SegmentSize-int64(l.bs)))
 		l.hdr = vfs.AlignedBuffer(l.bs)
 		bufLen := l.opts.MaxBatch + 2*l.bs
-		l.fill.buf, l.spare.buf = vfs.AlignedBuffer(bufLen), vfs.AlignedBuffer(bufLen)
+		l.fill.buf = vfs.AlignedBuffer(bufLen)
+		for _, b := range l.free {
+			b.buf = vfs.AlignedBuffer(bufLen)
+		}
 	}
 	path := filepath.Join(l.dir, last.Name)
 	f, err := l.fs.OpenFile(path, os.O_RDWR|l.opts.directFlag(), 0)
@@ -206,7 +255,7 @@ func (l *Log) openTail() error {
 	// A segment cut short (not by this package: segments never change
 	// size) ends at its last whole block; the next record that does not fit
 	// starts a new segment.
-	segCap := int64(len(buf)) / int64(l.bs) * int64(l.bs)
+	segCap := r.Segments[len(r.Segments)-1].Size / int64(l.bs) * int64(l.bs)
 	// Records a previous process wrote may still be only in the page cache
 	// (buffered mode, or a write whose fdatasync failed): make them durable
 	// before reporting them durable.
@@ -232,7 +281,7 @@ func (l *Log) openTail() error {
 func (l *Log) createFirst() error {
 	first := l.opts.FirstSeq
 	tmp := filepath.Join(l.dir, "prealloc-first"+tmpExt)
-	f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil)
+	f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -297,27 +346,56 @@ func (l *Log) AppendSeq(seq uint64, typ uint8, payload []byte) error {
 
 func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	size := recordSize(len(payload))
-	if size > l.opts.MaxBatch || int64(size) > l.opts.SegmentSize-int64(l.bs) || len(payload) > 1<<31 {
+	if size > l.maxRec || len(payload) > 1<<31 {
 		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload))
 	}
 	l.mu.Lock()
-	var f *batch
-	for {
-		if l.err != nil {
-			err := l.err
+	f := l.fill
+	if l.err != nil || l.closing || f.base+int64(f.n+size) > f.segCap || f.n-f.carried+size > l.opts.MaxBatch {
+		var err error
+		if f, err = l.makeRoom(size); err != nil {
 			l.mu.Unlock()
 			return 0, err
 		}
-		if l.closing {
-			l.mu.Unlock()
-			return 0, ErrClosed
+	}
+	seq := l.next
+	if want != 0 && want != seq {
+		l.mu.Unlock()
+		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
+	}
+	f.n += encodeBody(f.buf[f.n:], seq, typ, payload)
+	f.last = seq
+	l.next = seq + 1
+	if f.first == 0 {
+		f.first = seq
+		if l.idle > 0 {
+			// The first record of a batch wakes a worker; it takes the
+			// records appended meanwhile with it.
+			l.work.Signal()
 		}
-		f = l.fill
+	}
+	l.mu.Unlock()
+	return seq, nil
+}
+
+// makeRoom is Append's slow path, with mu held: it waits until the fill
+// buffer can take a record of size bytes, starting a new segment in it if
+// the current one is full, and returns it.
+func (l *Log) makeRoom(size int) (*batch, error) {
+	for {
+		if l.err != nil {
+			return nil, l.err
+		}
+		if l.closing {
+			return nil, ErrClosed
+		}
+		f := l.fill
 		if f.base+int64(f.n+size) > f.segCap {
-			if f.first != 0 {
-				// The segment's last batch is still waiting for the
-				// writer; the next record goes into a new segment, which
-				// needs a fresh buffer.
+			if f.first != 0 || f.carrying {
+				// The segment's last batch is still waiting for a
+				// worker, or its last block is being carried into this
+				// buffer; the next record goes into a new segment, which
+				// needs the buffer to itself.
 				l.space.Wait()
 				continue
 			}
@@ -328,26 +406,8 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 			l.space.Wait()
 			continue
 		}
-		break
+		return f, nil
 	}
-	seq := l.next
-	if want != 0 && want != seq {
-		l.mu.Unlock()
-		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
-	}
-	if f.first == 0 {
-		f.first = seq
-	}
-	f.n += encodeRecord(f.buf[f.n:], seq, uint32(seq-f.first), typ, payload)
-	f.last = seq
-	l.next = seq + 1
-	if l.writerIdle && f.first == seq {
-		// The first record of a batch wakes the writer; it takes the
-		// records appended meanwhile with it.
-		l.work.Signal()
-	}
-	l.mu.Unlock()
-	return seq, nil
 }
 
 // NextSeq returns the sequence the next Append will get.
@@ -369,17 +429,24 @@ func (l *Log) Durable() <-chan struct{} { return l.notify }
 
 // Stats counts what the log wrote since Open.
 type Stats struct {
-	// Batches is the number of group commits (one write and one
-	// fdatasync each).
+	// Batches is the number of batches written (one pwrite each).
 	Batches uint64
+	// Syncs is the number of fdatasyncs that made records durable; one
+	// covers every batch written before it began, so Syncs ≤ Batches.
+	Syncs uint64
 	// WrittenBytes is the bytes written by them, whole blocks, rewritten
 	// partial blocks counted each time.
 	WrittenBytes uint64
+	// SegmentsReady is the number of zero-filled segments the file
+	// pipeline holds ready for the next segment switches; below
+	// Options.PreparedSegments it is preparing one (writing zeros).
+	SegmentsReady int
 }
 
 // Stats returns what the log wrote since Open.
 func (l *Log) Stats() Stats {
-	return Stats{Batches: l.batches.Load(), WrittenBytes: l.written.Load()}
+	return Stats{Batches: l.batches.Load(), Syncs: l.syncs.Load(), WrittenBytes: l.written.Load(),
+		SegmentsReady: int(l.pipe.ready.Load())}
 }
 
 // Err returns the failure that made the log unusable (wrapping ErrFailed),
@@ -419,10 +486,42 @@ func (l *Log) Sync() error {
 	return l.WaitDurable(last)
 }
 
-// run is the writer: one group commit at a time. It reports on started
-// whether it could be placed as Options.PinWriter asks.
+// busyWindow is how recently the log must have written a batch to count as
+// busy for the file pipeline (see pipeline.yield).
+const busyWindow = 2 * time.Millisecond
+
+// busy reports whether the log wrote a batch within busyWindow.
+func (l *Log) busy() bool {
+	return time.Since(l.epoch)-time.Duration(l.lastWrite.Load()) < busyWindow
+}
+
+// ioWorkers is the number of I/O worker goroutines, one per role; ioBuffers
+// the number of write buffers: one filling, one being sealed, one being
+// written.
+const (
+	ioWorkers = 3
+	ioBuffers = 3
+)
+
+// run is one of the log's I/O workers. The work is three roles, each held by
+// at most one worker at a time, done in order for each batch:
+//
+//   - sealing: take the fill buffer (handing appenders a free one that starts
+//     with its last, partly filled block), set the batch fields and
+//     checksums of its records, and queue it;
+//   - writing: write the oldest sealed batch with one pwrite;
+//   - syncing: one fdatasync of the segment, then publish as durable every
+//     record whose write had returned before that fdatasync began.
+//
+// A worker takes whichever role is free and has work, syncing first, then
+// writing, then sealing. With records arriving slowly one worker seals,
+// writes and syncs a record with no hand-over; under load the three run
+// side by side, so the disk does not wait for the checksums or the flush.
+//
+// It reports on started whether it could be placed as Options.PinWriter
+// asks.
 func (l *Log) run(started chan<- error) {
-	defer close(l.done)
+	defer l.workers.Done()
 	if l.opts.PinWriter != nil {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
@@ -436,49 +535,180 @@ func (l *Log) run(started chan<- error) {
 		}
 	}
 	started <- nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
-		l.mu.Lock()
-		for l.fill.first == 0 && !l.closing {
-			l.writerIdle = true
+		if l.err != nil {
+			l.work.Broadcast()
+			return
+		}
+		canSync, canWrite, canSeal := l.canSync(), l.canWrite(), l.canSeal()
+		if l.idle > 0 && b2i(canSync)+b2i(canWrite)+b2i(canSeal) > 1 {
+			// More work than this worker takes: another may run beside.
+			l.work.Signal()
+		}
+		switch {
+		case canSync:
+			l.syncOnce()
+		case canWrite:
+			l.writeOnce()
+		case canSeal:
+			l.sealOnce()
+		case l.closing && !l.sealing && !l.writing && !l.syncing && l.fill.first == 0 &&
+			len(l.sealed) == 0 && l.writtenSq == l.synced:
+			l.work.Broadcast() // the other workers exit too
+			return
+		default:
+			l.idle++
 			l.work.Wait()
-			l.writerIdle = false
+			l.idle--
 		}
-		if l.fill.first == 0 {
-			l.mu.Unlock()
-			return
-		}
-		b := l.fill
-		nb := l.spare
-		l.spare = nil
-		nb.carryFrom(b, l.bs)
-		l.fill = nb
-		l.space.Broadcast()
-		l.mu.Unlock()
-
-		err := l.commit(b)
-
-		l.mu.Lock()
-		l.spare = b
-		if err != nil {
-			l.err = fmt.Errorf("%w: %w", ErrFailed, err)
-			l.space.Broadcast()
-			l.durc.Broadcast()
-			l.mu.Unlock()
-			l.signal()
-			// Fail-stop: nothing more is written, not even new segments.
-			l.pipe.stop()
-			return
-		}
-		l.durable.Store(b.last)
-		l.batches.Add(1)
-		l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
-		l.durc.Broadcast()
-		l.mu.Unlock()
-		if l.opts.OnDurable != nil {
-			l.opts.OnDurable(b.last)
-		}
-		l.signal()
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// canSync reports whether a worker may take the syncing role now.
+func (l *Log) canSync() bool { return !l.syncing && l.writtenSq > l.synced }
+
+// canWrite reports whether a worker may take the writing role now.
+func (l *Log) canWrite() bool { return !l.writing && len(l.sealed) > 0 }
+
+// canSeal reports whether a worker may take the sealing role now.
+func (l *Log) canSeal() bool {
+	return !l.sealing && l.fill.first != 0 && len(l.free) > 0 && l.fill.last-l.synced <= maxBatchField
+}
+
+// fail records the log's first failure, with mu held, and wakes everyone.
+func (l *Log) fail(err error) {
+	if l.err == nil {
+		l.err = fmt.Errorf("%w: %w", ErrFailed, err)
+	}
+	l.space.Broadcast()
+	l.durc.Broadcast()
+	l.drained.Broadcast()
+	l.work.Broadcast()
+	go func() {
+		l.signal()
+		// Fail-stop: nothing more is written, not even new segments.
+		l.pipe.stop()
+	}()
+}
+
+// syncOnce holds the syncing role for one fdatasync, with mu held (released
+// around the I/O). Only records whose write returned before the fdatasync
+// began are published as durable.
+func (l *Log) syncOnce() {
+	l.syncing = true
+	upto, f, name := l.writtenSq, l.seg, l.segName
+	l.mu.Unlock()
+	err := f.Datasync()
+	l.mu.Lock()
+	if err != nil {
+		l.syncing = false
+		l.fail(fmt.Errorf("fdatasync segment %s: %w", name, err))
+		return
+	}
+	if l.err != nil {
+		// Another operation failed meanwhile: nothing more is published.
+		l.syncing = false
+		return
+	}
+	l.synced = upto
+	l.durable.Store(upto)
+	l.syncs.Add(1)
+	l.durc.Broadcast()
+	if l.drainers > 0 {
+		l.drained.Broadcast()
+	}
+	// The role is kept until OnDurable returns, so that its calls never
+	// overlap and always see increasing sequences.
+	l.mu.Unlock()
+	if l.opts.OnDurable != nil {
+		l.opts.OnDurable(upto)
+	}
+	l.signal()
+	l.mu.Lock()
+	l.syncing = false
+	if l.drainers > 0 {
+		l.drained.Broadcast()
+	}
+}
+
+// sealOnce holds the sealing role for one batch, with mu held (released
+// around the work): it takes the fill buffer, hands appenders a free one
+// that continues its last, partly filled block, seals the batch's records
+// for the durable sequence of now (a lower bound of the one when it will be
+// written), copies the sealed last block into the new buffer and queues the
+// batch for writing.
+func (l *Log) sealOnce() {
+	l.sealing = true
+	b := l.fill
+	nb := l.free[len(l.free)-1]
+	l.free = l.free[:len(l.free)-1]
+	nb.carryFrom(b, l.bs)
+	nb.carrying = true
+	l.fill = nb
+	l.space.Broadcast()
+	durable := l.synced
+	l.mu.Unlock()
+	err := sealBatch(b.buf[b.carried:b.n], durable)
+	whole := b.n / l.bs * l.bs
+	copy(nb.buf[:b.n-whole], b.buf[whole:b.n])
+	l.mu.Lock()
+	l.sealing = false
+	nb.carrying = false
+	l.space.Broadcast()
+	if err != nil {
+		l.free = append(l.free, b)
+		l.fail(err)
+		return
+	}
+	l.sealed = append(l.sealed, b)
+}
+
+// writeOnce holds the writing role for the oldest sealed batch, with mu
+// held (released around the I/O).
+func (l *Log) writeOnce() {
+	l.writing = true
+	defer func() { l.writing = false }()
+	b := l.sealed[0]
+	l.sealed = append(l.sealed[:0], l.sealed[1:]...)
+	if b.newSeg {
+		// A new segment: every record written to the old one must be
+		// durable before it is closed.
+		for l.err == nil && (l.syncing || l.writtenSq > l.synced) {
+			if l.canSync() {
+				l.syncOnce()
+				continue
+			}
+			l.drainers++
+			l.drained.Wait()
+			l.drainers--
+		}
+		if l.err != nil {
+			l.free = append(l.free, b)
+			return
+		}
+	}
+	l.mu.Unlock()
+	err := l.writeBatch(b)
+	l.mu.Lock()
+	l.free = append(l.free, b)
+	l.space.Broadcast()
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	l.writtenSq = b.last
+	l.lastWrite.Store(int64(time.Since(l.epoch)))
+	l.batches.Add(1)
+	l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
 }
 
 func (l *Log) signal() {
@@ -489,18 +719,20 @@ func (l *Log) signal() {
 }
 
 // carryFrom starts b as the buffer after prev: it begins with prev's last,
-// partly filled block, which the next write rewrites with more records.
+// partly filled block, which the next write rewrites with more records. The
+// bytes themselves are copied by sealOnce once prev is sealed.
 func (b *batch) carryFrom(prev *batch, bs int) {
 	whole := prev.n / bs * bs
-	k := copy(b.buf, prev.buf[whole:prev.n])
+	k := prev.n - whole
 	b.base = prev.base + int64(whole)
 	b.n, b.carried = k, k
 	b.first, b.last = 0, 0
 	b.segFirst, b.segCap, b.newSeg = prev.segFirst, prev.segCap, false
 }
 
-// commit writes one batch and fdatasyncs it. Any error is final.
-func (l *Log) commit(b *batch) error {
+// writeBatch writes the sealed batch b, switching segment first if b starts
+// one. Any error is final.
+func (l *Log) writeBatch(b *batch) error {
 	if b.newSeg {
 		if err := l.roll(b.segFirst); err != nil {
 			return err
@@ -510,9 +742,6 @@ func (l *Log) commit(b *batch) error {
 	clear(b.buf[b.n:end])
 	if _, err := l.seg.WriteAt(b.buf[:end], b.base); err != nil {
 		return fmt.Errorf("write segment %s offset %d: %w", l.segName, b.base, err)
-	}
-	if err := l.seg.Datasync(); err != nil {
-		return fmt.Errorf("fdatasync segment %s: %w", l.segName, err)
 	}
 	return nil
 }
@@ -544,7 +773,7 @@ func (l *Log) Close() error {
 		return ErrClosed
 	}
 	l.closing = true
-	l.work.Signal()
+	l.work.Broadcast()
 	l.space.Broadcast()
 	l.durc.Broadcast()
 	l.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cowbook/cowbook/internal/vfs"
@@ -262,9 +263,11 @@ func TestPinWriter(t *testing.T) {
 	if _, err := Open(testDir, opts); !errors.Is(err, refused) {
 		t.Fatalf("Open with a refused pin: %v", err)
 	}
-	released := make(chan struct{})
+	// PinWriter is called on each I/O worker, and each release once.
+	var pinned, released atomic.Int32
 	opts.PinWriter = func() (func() error, error) {
-		return func() error { close(released); return nil }, nil
+		pinned.Add(1)
+		return func() error { released.Add(1); return nil }, nil
 	}
 	l, err := Open(testDir, opts)
 	if err != nil {
@@ -274,7 +277,9 @@ func TestPinWriter(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	<-released
+	if p, r := pinned.Load(), released.Load(); p != ioWorkers || r != p {
+		t.Fatalf("PinWriter called %d times, released %d times; want %d each", p, r, ioWorkers)
+	}
 }
 
 func TestSecondWriterIsLockedOut(t *testing.T) {

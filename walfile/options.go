@@ -19,27 +19,32 @@ type Options struct {
 	// block, a multiple of 4096. An existing log keeps the block size of its
 	// last segment. Zero: 4096.
 	BlockSize int
-	// MaxBatch bounds the bytes of records one group commit writes; it is
-	// also how much Append buffers before it waits for the disk (each of the
-	// two write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
+	// MaxBatch bounds the bytes of records one write takes; it is also how
+	// much Append buffers before it waits for the disk (each of the three
+	// write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
 	MaxBatch int
 	// PreparedSegments is how many zero-filled segments the file pipeline
-	// keeps ready ahead of the writer. Zero: 1.
+	// keeps ready ahead of the writer. While at least one is ready and the
+	// log is writing, the pipeline waits before each chunk of zeros, so a
+	// burst of up to this many segments is written without zeros competing
+	// for the disk. Zero: 1.
 	PreparedSegments int
 	// FirstSeq is the sequence of the first record of a new, empty log.
 	// Ignored when the log already holds segments. Zero: 1.
 	FirstSeq uint64
-	// OnDurable, when set, is called by the writer goroutine each time the
-	// durable sequence advances, with the new value, before Durable's
-	// channel is signalled. It saves the caller a goroutine wake-up; it
+	// OnDurable, when set, is called by the I/O worker that made records
+	// durable each time the durable sequence advances, with the new value,
+	// before Durable's channel is signalled. Calls never overlap and their
+	// values increase. It saves the caller a goroutine wake-up; it
 	// must return quickly and must not call the Log's methods that wait
 	// (Append may wait for the writer: it would deadlock). Zero: none.
 	OnDurable func(seq uint64)
-	// PinWriter, when set, is called on the writer goroutine, locked to its
+	// PinWriter, when set, is called on each of the log's three I/O
+	// worker goroutines (they checksum, write and fdatasync), locked to its
 	// OS thread, before it writes anything: the node passes its CPU
 	// placement (placement.Options.PinWriterThread has this signature). An
-	// error fails Open; release is called when the writer exits. Zero: the
-	// writer runs wherever the Go scheduler puts it.
+	// error fails Open; each release is called when its worker exits.
+	// Zero: the workers run wherever the Go scheduler puts them.
 	PinWriter func() (release func() error, err error)
 	// Buffered turns O_DIRECT off, for filesystems that do not support it
 	// (tmpfs). Durability still comes from fdatasync. Zero: O_DIRECT.

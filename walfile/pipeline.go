@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
@@ -24,6 +26,28 @@ type pipeline struct {
 	stopc chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	ready atomic.Int32 // prepared segments not yet taken
+	// busy reports whether the log is writing; nil: never.
+	busy func() bool
+}
+
+// yieldPause is how long the pipeline waits before it looks again whether
+// the log is still busy.
+const yieldPause = time.Millisecond
+
+// yield waits, before each chunk of zeros, while a prepared segment is still
+// ready and the log is busy writing: the zeros then go to the disk between
+// bursts of records instead of taking half of its bandwidth during them.
+// With no segment ready the log will need this one next, and it is written
+// at once.
+func (p *pipeline) yield() {
+	for p.busy != nil && p.ready.Load() > 0 && p.busy() {
+		select {
+		case <-p.stopc:
+			return
+		case <-time.After(yieldPause):
+		}
+	}
 }
 
 // prepared is a zero-filled segment file, or the error preparing one.
@@ -35,9 +59,9 @@ type prepared struct {
 
 var errPipelineStopped = errors.New("walfile: segment pipeline stopped")
 
-func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int) *pipeline {
+func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func() bool) *pipeline {
 	p := &pipeline{
-		fs: fs, dir: dir, size: size, flag: flag,
+		fs: fs, dir: dir, size: size, flag: flag, busy: busy,
 		zero:  vfs.AlignedBuffer(int(min(size, 1<<20))),
 		ch:    make(chan prepared, ahead-1),
 		stopc: make(chan struct{}),
@@ -52,7 +76,10 @@ func (p *pipeline) run() {
 	defer close(p.ch)
 	for i := 0; ; i++ {
 		path := filepath.Join(p.dir, fmt.Sprintf("prealloc-%d%s", i, tmpExt))
-		f, err := prepareSegment(p.fs, path, p.size, p.flag, p.zero, p.stopc)
+		f, err := prepareSegment(p.fs, path, p.size, p.flag, p.zero, p.stopc, p.yield)
+		if err == nil {
+			p.ready.Add(1)
+		}
 		select {
 		case p.ch <- prepared{f: f, path: path, err: err}:
 			if err != nil {
@@ -77,6 +104,7 @@ func (p *pipeline) get() (vfs.File, string, error) {
 	if x.err != nil {
 		return nil, "", fmt.Errorf("prepare segment %s: %w", x.path, x.err)
 	}
+	p.ready.Add(-1)
 	return x.f, x.path, nil
 }
 
@@ -97,8 +125,9 @@ func (p *pipeline) stop() {
 }
 
 // prepareSegment creates path full of zeros, size bytes, and fsyncs it.
-// stop, when closed, abandons the work.
-func prepareSegment(fs vfs.FS, path string, size int64, flag int, zero []byte, stop <-chan struct{}) (vfs.File, error) {
+// stop, when closed, abandons the work; yield, when set, is called before
+// each write.
+func prepareSegment(fs vfs.FS, path string, size int64, flag int, zero []byte, stop <-chan struct{}, yield func()) (vfs.File, error) {
 	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|flag, 0o644)
 	if err != nil {
 		return nil, err
@@ -113,6 +142,9 @@ func prepareSegment(fs vfs.FS, path string, size int64, flag int, zero []byte, s
 		case <-stop:
 			return fail(errPipelineStopped)
 		default:
+		}
+		if yield != nil {
+			yield()
 		}
 		n := min(int64(len(zero)), size-off)
 		if _, err := f.WriteAt(zero[:n], off); err != nil {

@@ -11,18 +11,21 @@ import (
 // that sequences are contiguous, within and across segments. It reads one
 // segment into memory at a time.
 type Reader struct {
-	fs      vfs.FS
-	segs    []segment
-	i       int // segment being read; -1 before the first
-	buf     []byte
-	it      segIter
-	loaded  bool
-	from    uint64
-	expect  uint64 // sequence of the next record, 0 before the first
-	limit   uint64
-	bounded bool
-	torn    *Damage
-	err     error
+	fs     vfs.FS
+	segs   []segment
+	i      int // segment being read; -1 before the first
+	buf    []byte
+	it     segIter
+	loaded bool
+	// complete is set when buf holds the whole segment, not only a prefix
+	// followed by zeros.
+	complete bool
+	from     uint64
+	expect   uint64 // sequence of the next record, 0 before the first
+	limit    uint64
+	bounded  bool
+	torn     *Damage
+	err      error
 }
 
 // NewReader returns a reader of the log in dir from sequence from (0: the
@@ -85,16 +88,16 @@ func (r *Reader) next() (Record, error) {
 			if r.expect != 0 && seg.first != r.expect {
 				return Record{}, fmt.Errorf("%w: segment %s offset 0: sequence gap: segment starts at %d, want %d", ErrCorrupt, seg.name, seg.first, r.expect)
 			}
-			b, err := loadSegment(r.fs, seg.path, r.buf)
+			sd, err := loadSegment(r.fs, seg.path, r.buf, false)
 			if err != nil {
 				return Record{}, err
 			}
-			r.buf = b
-			h, err := checkSegHeader(b, seg)
+			r.buf, r.complete = sd.b, sd.complete
+			h, err := checkSegHeader(sd.b, seg)
 			if err != nil {
 				return Record{}, err
 			}
-			r.it = newSegIter(b, h)
+			r.it = newSegIter(sd.b, h)
 			r.loaded = true
 		}
 		d, _, sp, end := r.it.next()
@@ -103,6 +106,16 @@ func (r *Reader) next() (Record, error) {
 			r.i++
 			r.loaded = false
 			r.expect = r.it.expect
+			continue
+		case sp != nil && !r.complete:
+			// Judge damage on the whole file; the prefix read so far
+			// is the same.
+			sd, err := loadSegment(r.fs, seg.path, r.buf, true)
+			if err != nil {
+				return Record{}, err
+			}
+			r.buf, r.complete = sd.b, true
+			r.it.b = sd.b
 			continue
 		case sp != nil:
 			classify(r.buf, sp)

@@ -1,6 +1,7 @@
 package walfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -34,25 +35,87 @@ func listSegments(fs vfs.FS, dir string) (segs []segment, tmps []string, err err
 	return segs, tmps, nil
 }
 
-// loadSegment reads a whole segment into buf (grown as needed).
-func loadSegment(fs vfs.FS, path string, buf []byte) ([]byte, error) {
+// loadChunk is the unit in which segments are read.
+const loadChunk = 1 << 20
+
+// alwaysLoadWhole makes loadSegment read whole segments; tests set it to
+// compare the prefix loading with the plain one.
+var alwaysLoadWhole = false
+
+// zeroChunk is never written: what an all-zero chunk compares equal to.
+var zeroChunk = make([]byte, loadChunk)
+
+// segData is a segment as loaded: all of its bytes, or a prefix after which
+// the file was checked to hold only zeros.
+type segData struct {
+	b        []byte
+	size     int64 // the file's size
+	complete bool  // b holds the whole file
+}
+
+// loadSegment reads a segment into buf (grown as needed). Unless whole is
+// set, it stops after the first chunk past the header that is all zeros and
+// only checks that the rest of the file is zero, reading it in large pieces
+// into a scratch buffer: a restart then reads the zeroed, preallocated end of
+// the last segment without keeping it in memory. If any byte of the rest is
+// not zero, it loads the whole file. A caller that finds anything but a clean
+// end in a prefix (a record running past it, or a spot) must load the whole
+// segment before judging it.
+func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error) {
+	whole = whole || alwaysLoadWhole
 	f, err := vfs.Open(fs, path)
 	if err != nil {
-		return nil, err
+		return segData{}, err
 	}
 	defer f.Close()
 	n, err := f.Size()
 	if err != nil {
-		return nil, err
+		return segData{}, err
 	}
-	if int64(cap(buf)) < n {
-		buf = make([]byte, n)
+	read := func(p []byte, off int64) error {
+		if m, err := f.ReadAt(p, off); err != nil && !(err == io.EOF && m == len(p)) {
+			return fmt.Errorf("walfile: read %s at %d: %w", path, off, err)
+		}
+		return nil
 	}
-	buf = buf[:n]
-	if m, err := f.ReadAt(buf, 0); err != nil && !(err == io.EOF && int64(m) == n) {
-		return nil, fmt.Errorf("walfile: read %s: %w", path, err)
+	b := buf[:0]
+	off := int64(0)
+	for off < n {
+		k := min(int64(loadChunk), n-off)
+		if int64(cap(b)) < off+k {
+			nb := make([]byte, off+k, min(n, max(2*int64(cap(b)), off+k)))
+			copy(nb, b)
+			b = nb
+		}
+		b = b[:off+k]
+		if err := read(b[off:off+k], off); err != nil {
+			return segData{}, err
+		}
+		off += k
+		if !whole && off > k && bytes.Equal(b[off-k:off], zeroChunk[:k]) {
+			break
+		}
 	}
-	return buf, nil
+	if off == n {
+		return segData{b: b, size: n, complete: true}, nil
+	}
+	scratch := make([]byte, 0, 4*loadChunk)
+	for p := off; p < n; {
+		k := min(int64(cap(scratch)), n-p)
+		s := scratch[:k]
+		if err := read(s, p); err != nil {
+			return segData{}, err
+		}
+		for len(s) > 0 {
+			c := min(len(s), loadChunk)
+			if !bytes.Equal(s[:c], zeroChunk[:c]) {
+				return loadSegment(fs, path, b, true)
+			}
+			s = s[c:]
+		}
+		p += k
+	}
+	return segData{b: b, size: n}, nil
 }
 
 // readSegHeader reads and checks the header block of a segment.
@@ -275,10 +338,12 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 			}
 			continue
 		}
-		buf, err = loadSegment(fs, seg.path, buf)
+		sd, err := loadSegment(fs, seg.path, buf, false)
 		if err != nil {
 			return nil, nil, err
 		}
+	rescan:
+		buf = sd.b
 		h, err := checkSegHeader(buf, seg)
 		if err != nil {
 			r.Damage = &Damage{Segment: seg.name, Seq: seg.first, segIndex: i, wholeSeg: true, Reason: err.Error(), Err: err, Bytes: int64(lastNonZero(buf))}
@@ -295,6 +360,14 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 				break
 			}
 			if sp != nil {
+				if !sd.complete {
+					// Judge damage on the whole file.
+					if sd, err = loadSegment(fs, seg.path, buf, true); err != nil {
+						return nil, nil, err
+					}
+					info = SegmentInfo{Name: seg.name, Size: size, FirstSeq: seg.first}
+					goto rescan
+				}
 				info.End = sp.off
 				classify(buf, sp)
 				dm := &Damage{Segment: seg.name, Offset: sp.off, Seq: sp.seq, Bytes: sp.dataEnd - sp.off,

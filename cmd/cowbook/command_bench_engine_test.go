@@ -83,3 +83,65 @@ func TestBenchEngineInputMatchesGenerated(t *testing.T) {
 		t.Fatalf("bad input: %v", err)
 	}
 }
+
+// TestBenchEngineProfilesPlacementCounters: the profile flags write their
+// files, a placement the kernel refuses is reported (JSON and stderr) and
+// the run goes on, hardware counters are figures or a reason, and the
+// latency curve is there for the report.
+func TestBenchEngineProfilesPlacementCounters(t *testing.T) {
+	dir := t.TempDir()
+	cpu, mem, trace := filepath.Join(dir, "cpu.pprof"), filepath.Join(dir, "mem.pprof"), filepath.Join(dir, "trace.out")
+	var out, errOut bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errOut
+	err := app.Run([]string{"cowbook", "bench", "engine", "--ops", "20000", "--runs", "2", "--json",
+		"--engine-cpu", "4095", "--cpuprofile", cpu, "--memprofile", mem, "--trace", trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Ops          int `json:"ops"`
+		LatencyCurve []struct {
+			Percentile float64 `json:"percentile"`
+			ValueNs    int64   `json:"value_ns"`
+		} `json:"latency_curve"`
+		Counters  map[string]any `json:"counters"`
+		Placement struct {
+			EngineCPU    int    `json:"engine_cpu"`
+			Pinned       bool   `json:"pinned"`
+			PinError     string `json:"pin_error"`
+			NaiveSkipped bool   `json:"naive_skipped"`
+		} `json:"placement"`
+		NaiveOpsPerSec float64 `json:"naive_ops_per_sec"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, out.String())
+	}
+	if res.Ops != 20000 || len(res.LatencyCurve) < 3 || res.LatencyCurve[len(res.LatencyCurve)-1].Percentile != 100 {
+		t.Errorf("latency curve %v", res.LatencyCurve)
+	}
+	if res.Placement.EngineCPU != 4095 || res.Placement.Pinned || res.Placement.PinError == "" ||
+		!strings.Contains(errOut.String(), "placement refused") {
+		t.Errorf("refused pinning not reported: %+v, stderr %q", res.Placement, errOut.String())
+	}
+	if !res.Placement.NaiveSkipped || res.NaiveOpsPerSec != 0 {
+		t.Errorf("naive ceiling ran while profiling: %+v", res)
+	}
+	switch res.Counters["supported"] {
+	case true:
+		if res.Counters["instructions_per_op"].(float64) <= 0 {
+			t.Errorf("counters %v", res.Counters)
+		}
+	case false:
+		if res.Counters["reason"] == "" || res.Counters["cycles_per_op"] != nil {
+			t.Errorf("unsupported counters must give a reason and no figures: %v", res.Counters)
+		}
+	default:
+		t.Errorf("counters %v", res.Counters)
+	}
+	for _, f := range []string{cpu, mem, trace} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
