@@ -1,7 +1,7 @@
 # cowbook developer targets. `make test` is what CI runs (.ci/run).
 GO        ?= go
 # Packages where goroutines meet; they also run under the race detector.
-RACE_PKGS ?= ./internal/... ./perf/report ./mmapsnap ./gateway/... ./client/... ./walfile ./cow
+RACE_PKGS ?= ./internal/... ./perf/report ./mmapsnap ./gateway/... ./client/... ./walfile ./cow ./node
 FUZZTIME  ?= 10s
 
 .PHONY: all build fmt fmtcheck vet lint test testrace bench fuzz clean

@@ -95,6 +95,13 @@ type header struct {
 	// that table the migration examines next (all below it are empty).
 	IndexOld    uint32
 	IndexCursor uint32
+
+	// AuxOff and AuxSize place the auxiliary region (Config.AuxBytes)
+	// after the level heap. Both are zero in an arena without one, which
+	// is what an arena formatted before the region existed holds in these
+	// (then padding) bytes, so they need no layout version of their own.
+	AuxOff  uint64
+	AuxSize uint64
 }
 
 // bookSide is one side of a symbol's book inside its symbol record.
@@ -161,6 +168,7 @@ func init() {
 // alone so that Attach can check a header against it.
 type layout struct {
 	symOff, symIndexOff, orderOff, indexOff, tagOff, heapOff, heapSize, size uint64
+	auxOff                                                                   uint64
 	indexCap, symIndexCap                                                    uint32
 }
 
@@ -182,7 +190,7 @@ func blockBytes(n uint64) uint64 {
 	return alignUp(2*n*levelSize+2*8*(words+sum), 64)
 }
 
-func computeLayout(maxOrders, maxSymbols, levelCap uint64) layout {
+func computeLayout(maxOrders, maxSymbols, levelCap, auxBytes uint64) layout {
 	var l layout
 	l.symOff = headerSize
 	l.symIndexCap = uint32(pow2AtLeast(2 * maxSymbols))
@@ -200,6 +208,10 @@ func computeLayout(maxOrders, maxSymbols, levelCap uint64) layout {
 	// bitmap word, one partial summary word and 63 bytes of rounding.
 	l.heapSize = alignUp(2*levelCap*levelSize+16*(levelCap/64+levelCap/4096)+maxSymbols*(32+64), 4096)
 	l.size = alignUp(l.heapOff+l.heapSize, HugePage)
+	if auxBytes > 0 {
+		l.auxOff = alignUp(l.heapOff+l.heapSize, 4096)
+		l.size = alignUp(l.auxOff+auxBytes, HugePage)
+	}
 	return l
 }
 
@@ -210,7 +222,7 @@ func ArenaSize(cfg Config) (int, error) {
 	if err := cfg.check(); err != nil {
 		return 0, err
 	}
-	l := computeLayout(uint64(cfg.MaxOrders), uint64(cfg.MaxSymbols), uint64(cfg.LevelCapacity))
+	l := computeLayout(uint64(cfg.MaxOrders), uint64(cfg.MaxSymbols), uint64(cfg.LevelCapacity), uint64(cfg.AuxBytes))
 	if l.size > uint64(maxInt) {
 		return 0, fmt.Errorf("%w: arena of %d bytes", ErrConfig, l.size)
 	}

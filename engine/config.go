@@ -23,6 +23,10 @@ type Config struct {
 	// (each level exists on both sides). Zero means MaxLevels times 2, at
 	// most MaxSymbols times MaxLevels.
 	LevelCapacity int
+	// AuxBytes reserves an auxiliary region of that many bytes at the end
+	// of the arena (Engine.Aux), saved and restored with the arena but
+	// never interpreted by the engine. Zero: none; at most 1<<40.
+	AuxBytes int
 	// Symbols are defined when the arena is formatted, as if by S commands
 	// before sequence 1, but without events.
 	Symbols []SymbolSpec
@@ -77,6 +81,8 @@ func (c *Config) check() error {
 		return fmt.Errorf("%w: MaxLevels %d not in [1, 2^30]", ErrConfig, c.MaxLevels)
 	case c.LevelCapacity < 1 || c.LevelCapacity > 1<<32:
 		return fmt.Errorf("%w: LevelCapacity %d not in [1, 2^32]", ErrConfig, c.LevelCapacity)
+	case c.AuxBytes < 0 || c.AuxBytes > 1<<40:
+		return fmt.Errorf("%w: AuxBytes %d not in [0, 2^40]", ErrConfig, c.AuxBytes)
 	case len(c.Symbols) > c.MaxSymbols:
 		return fmt.Errorf("%w: %d symbols, MaxSymbols %d", ErrConfig, len(c.Symbols), c.MaxSymbols)
 	}

@@ -68,6 +68,10 @@
 //	|                           | bid levels, ask levels (24 B each:
 //	|                           | {qty, count, head, tail}), bid/ask
 //	|                           | bitmaps, bid/ask summaries
+//	+---------------------------+ AuxOff (4 KiB aligned; only if AuxSize > 0)
+//	| auxiliary region          | Config.AuxBytes owned by the caller (the
+//	|                           | node's idempotency table), never read by
+//	|                           | the engine, saved and checksummed with it
 //	+---------------------------+ ArenaSize (multiple of 2 MiB)
 //
 // Level i of a symbol holds price band_min + i×tick. A bitmap bit per level

@@ -45,7 +45,7 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := computeLayout(uint64(cfg.MaxOrders), uint64(cfg.MaxSymbols), uint64(cfg.LevelCapacity))
+	l := computeLayout(uint64(cfg.MaxOrders), uint64(cfg.MaxSymbols), uint64(cfg.LevelCapacity), uint64(cfg.AuxBytes))
 	h := (*header)(unsafe.Pointer(&mem[0]))
 	*h = header{
 		Magic:         arenaMagic,
@@ -66,6 +66,8 @@ func New(cfg Config) (*Engine, error) {
 		HeapOff:       l.heapOff,
 		HeapSize:      l.heapSize,
 		IndexActive:   min(l.indexCap, minIndexActive),
+		AuxOff:        l.auxOff,
+		AuxSize:       uint64(cfg.AuxBytes),
 	}
 	e := &Engine{owned: true}
 	e.bind(mem)
@@ -122,13 +124,16 @@ func Attach(mem []byte) (*Engine, error) {
 	if err := cfg.check(); err != nil {
 		return nil, fmt.Errorf("%w: capacities in header: %v", ErrLayout, err)
 	}
-	l := computeLayout(uint64(h.MaxOrders), uint64(h.MaxSymbols), h.LevelCapacity)
+	if h.AuxSize > 1<<40 {
+		return nil, fmt.Errorf("%w: auxiliary region of %d bytes", ErrLayout, h.AuxSize)
+	}
+	l := computeLayout(uint64(h.MaxOrders), uint64(h.MaxSymbols), h.LevelCapacity, h.AuxSize)
 	if h.ArenaSize != l.size || uint64(len(mem)) != l.size {
 		return nil, fmt.Errorf("%w: arena is %d bytes, header says %d, capacities need %d", ErrLayout, len(mem), h.ArenaSize, l.size)
 	}
 	if h.SymOff != l.symOff || h.SymIndexOff != l.symIndexOff || h.OrderOff != l.orderOff ||
 		h.IndexOff != l.indexOff || h.TagOff != l.tagOff || h.HeapOff != l.heapOff || h.HeapSize != l.heapSize ||
-		h.IndexCap != l.indexCap || h.SymIndexCap != l.symIndexCap {
+		h.IndexCap != l.indexCap || h.SymIndexCap != l.symIndexCap || h.AuxOff != l.auxOff {
 		return nil, fmt.Errorf("%w: section offsets disagree with capacities", ErrLayout)
 	}
 	if h.NSymbols > h.MaxSymbols || h.HeapUsed > h.HeapSize || h.LevelsUsed > h.LevelCapacity ||
@@ -281,6 +286,17 @@ func (e *Engine) Close() error {
 // HugePage. These are the bytes a snapshot copies and Attach adopts. It is
 // the engine's live state: do not modify it.
 func (e *Engine) Arena() []byte { return e.mem }
+
+// Aux returns the auxiliary region (Config.AuxBytes long; nil without one).
+// The engine never reads or writes it: its owner (the node keeps its
+// idempotency table there) changes it in sequence order alongside Apply, so
+// that it is saved and restored with the arena. Checksum covers it.
+func (e *Engine) Aux() []byte {
+	if e.h.AuxSize == 0 {
+		return nil
+	}
+	return e.mem[e.h.AuxOff : e.h.AuxOff+e.h.AuxSize : e.h.AuxOff+e.h.AuxSize]
+}
 
 // LastSeq returns the sequence number of the last applied command (0 for a
 // fresh engine).

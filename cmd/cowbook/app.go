@@ -21,6 +21,11 @@ func newApp() *cli.App {
 			snapshotCommand(),
 			genCommand(),
 			walCommand(),
+			serveCommand(),
+			orderCommand(),
+			loadCommand(),
+			statusCommand(),
+			replayCommand(),
 		},
 	}
 }

@@ -14,6 +14,8 @@ func benchCommand() *cli.Command {
 			benchSnapshotFileCommand(),
 			benchEngineCommand(),
 			benchWALCommand(),
+			benchRecoveryCommand(),
+			benchE2ECommand(),
 			benchSnapshotCommand(),
 		},
 	}

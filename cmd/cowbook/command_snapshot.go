@@ -21,6 +21,8 @@ func snapshotCommand() *cli.Command {
 			snapshotLsCommand(),
 			snapshotInspectCommand(),
 			snapshotVerifyCommand(),
+			snapshotNowCommand(),
+			snapshotDumpCommand(),
 		},
 	}
 }

@@ -1,0 +1,384 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/cowbook/cowbook/client"
+	"github.com/cowbook/cowbook/engine"
+	"github.com/cowbook/cowbook/gateway"
+	"github.com/cowbook/cowbook/gateway/wire"
+	"github.com/cowbook/cowbook/internal/vfs"
+	"github.com/cowbook/cowbook/mmapsnap"
+	"github.com/cowbook/cowbook/walfile"
+)
+
+// LoadPattern returns the requests `cowbook load` and the end-to-end
+// benchmark send: each connection places a non-crossing limit order on sym
+// (buys below mid on even connections, sells above on odd ones) and
+// cancels it with its next request, so the book stays small however long
+// the run. base makes order ids unique across runs.
+func LoadPattern(sym wire.Symbol, mid int64, base uint64) func(conn int, i uint64) client.Request {
+	return func(conn int, i uint64) client.Request {
+		id := base + uint64(conn)<<40 + i/2 + 1
+		if i%2 == 1 {
+			return client.Request{Kind: wire.TypeCancel, Symbol: sym, OrderID: id}
+		}
+		side, price := wire.Buy, mid-1-int64(i%16)
+		if conn%2 == 1 {
+			side, price = wire.Sell, mid+1+int64(i%16)
+		}
+		return client.Request{Kind: wire.TypeNewOrder, Symbol: sym, OrderID: id, Account: 1, Side: side,
+			Type: wire.Limit, TIF: wire.GTC, Price: price, Qty: 1}
+	}
+}
+
+// RecoveryBench is the result of BenchRecovery (`cowbook bench recovery`).
+type RecoveryBench struct {
+	Orders               int     `json:"orders"`
+	TailCommands         int     `json:"tail_commands"`
+	ArenaBytes           int     `json:"arena_bytes"`
+	SnapshotFileBytes    int64   `json:"snapshot_file_bytes"`
+	SnapshotLoadMs       float64 `json:"snapshot_load_ms"`
+	LogOpenMs            float64 `json:"log_open_ms"`
+	ReplayMs             float64 `json:"replay_ms"`
+	ValidateMs           float64 `json:"validate_ms"`
+	RTOMs                float64 `json:"rto_ms"`
+	RecoveryMs           float64 `json:"recovery_ms"` // = rto_ms, the name docs/report.md charts
+	ReplayCommandsPerSec float64 `json:"replay_commands_per_sec"`
+	GenesisRTOMs         float64 `json:"genesis_rto_ms"`
+	GenesisReplayMs      float64 `json:"genesis_replay_ms"`
+	Runs                 int     `json:"runs"`
+}
+
+// BenchRecovery builds, in a new directory under dir, the data of a node
+// that holds orders resting orders in a snapshot followed by tail more
+// commands in the log, as a node killed at that point leaves it, then
+// times Open (the RTO, median of runs) and the same recovery from genesis
+// (the snapshot set aside: a full replay). The log is written directly,
+// as the node's sequencer would write it, which is much faster than
+// sending millions of orders over TCP.
+func BenchRecovery(dir string, orders, tail, runs int, logOpts walfile.Options) (RecoveryBench, error) {
+	res := RecoveryBench{Orders: orders, TailCommands: tail, Runs: runs}
+	data, err := os.MkdirTemp(dir, "bench-recovery-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(data)
+	man := Manifest{
+		MaxOrders: orders + tail + 1024, MaxSymbols: 4, MaxLevels: 200_001, LevelCapacity: 400_002,
+		DedupeClients: 64, DedupeWindow: 1024,
+		Symbols: []engine.SymbolSpec{{Symbol: engine.MustSymbol("BENCH"), Tick: 1, BandMin: 1, BandMax: 200_001}},
+	}
+	size, err := build(data, &man, orders, tail, logOpts)
+	if err != nil {
+		return res, err
+	}
+	res.ArenaBytes = size
+	if list, err := mmapsnap.List(filepath.Join(data, "snap"), mmapsnap.Options{}); err == nil && len(list) > 0 {
+		res.SnapshotFileBytes = list[0].FileBytes
+	}
+	opts := Options{Log: logOpts, SnapshotInterval: -1, NoFinalSnapshot: true}
+	var recs []Recovery
+	for i := 0; i < runs; i++ {
+		n, err := Open(data, opts)
+		if err != nil {
+			return res, err
+		}
+		recs = append(recs, n.Recovery())
+		n.Abandon()
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].TotalNs < recs[j].TotalNs })
+	m := recs[len(recs)/2]
+	if m.Source != "snapshot" {
+		return res, fmt.Errorf("bench: recovered from %s, not from the snapshot", m.Source)
+	}
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	res.SnapshotLoadMs, res.LogOpenMs, res.ReplayMs, res.ValidateMs, res.RTOMs = ms(m.SnapLoadNs), ms(m.LogOpenNs), ms(m.ReplayNs), ms(m.ValidateNs), ms(m.TotalNs)
+	res.RecoveryMs = res.RTOMs
+	if m.ReplayNs > 0 {
+		res.ReplayCommandsPerSec = float64(m.Replayed) / (float64(m.ReplayNs) / 1e9)
+	}
+	// Genesis: set the snapshots aside.
+	if err := os.Rename(filepath.Join(data, "snap"), filepath.Join(data, "snap.aside")); err != nil {
+		return res, err
+	}
+	if err := os.Mkdir(filepath.Join(data, "snap"), 0o755); err != nil {
+		return res, err
+	}
+	n, err := Open(data, opts)
+	if err != nil {
+		return res, err
+	}
+	g := n.Recovery()
+	n.Abandon()
+	res.GenesisRTOMs, res.GenesisReplayMs = ms(g.TotalNs), ms(g.ReplayNs)
+	return res, nil
+}
+
+// build writes the manifest, the log and a snapshot after the resting
+// orders, then the tail, and returns the arena size.
+func build(data string, man *Manifest, orders, tail int, logOpts walfile.Options) (int, error) {
+	if err := writeManifest(vfs.OS, data, man); err != nil {
+		return 0, err
+	}
+	cfg, err := man.engineConfig()
+	if err != nil {
+		return 0, err
+	}
+	e, err := engine.New(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer e.Close()
+	dmem, omem := man.auxParts(e.Aux())
+	dd, err := gateway.InitDedupe(dmem, man.DedupeClients, man.DedupeWindow)
+	if err != nil {
+		return 0, err
+	}
+	ot, err := initOwners(omem, man.MaxOrders)
+	if err != nil {
+		return 0, err
+	}
+	lg, err := walfile.Open(filepath.Join(data, "wal"), logOpts)
+	if err != nil {
+		return 0, err
+	}
+	defer lg.Close()
+	var buf []byte
+	var events []engine.Event
+	reqs := make([]uint64, man.DedupeClients+1)
+	apply := func(c *engine.Command, cid uint64) error {
+		var req uint64
+		if cid != 0 {
+			reqs[cid]++
+			req = reqs[cid]
+		}
+		buf = appendRecord(buf[:0], c, cid, req)
+		seq, err := lg.Append(RecordCommand, buf)
+		if err != nil {
+			return err
+		}
+		if events, err = e.Apply(seq, c, events[:0]); err != nil {
+			return err
+		}
+		ot.track(e, c, cid, events)
+		if cid != 0 {
+			out := gateway.Outcome{Seq: seq}
+			if len(events) > 0 && events[0].Kind == engine.EvRejected {
+				out.Reason = wireReason(events[0].Reason)
+			}
+			return dd.Record(cid, req, out)
+		}
+		return nil
+	}
+	s := man.Symbols[0]
+	if err := apply(&engine.Command{Kind: engine.CmdDefineSymbol, Symbol: s.Symbol, Tick: s.Tick, BandMin: s.BandMin, BandMax: s.BandMax}, 0); err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewSource(1))
+	mid := engine.Price(100_000)
+	var live []engine.OrderID
+	next := engine.OrderID(0)
+	newOrder := func(cross bool) *engine.Command {
+		next++
+		c := &engine.Command{Kind: engine.CmdNew, Symbol: s.Symbol, ID: next, Account: 1, Type: engine.Limit, TIF: engine.GTC, Qty: engine.Qty(1 + rng.Intn(100))}
+		off := engine.Price(1 + rng.Intn(90_000))
+		if rng.Intn(2) == 0 {
+			c.Side, c.Price = engine.Buy, mid-off
+		} else {
+			c.Side, c.Price = engine.Sell, mid+off
+		}
+		if cross {
+			c.TIF = engine.IOC
+			if c.Side == engine.Buy {
+				c.Price = mid + 1000
+			} else {
+				c.Price = mid - 1000
+			}
+		}
+		return c
+	}
+	for i := 0; i < orders; i++ {
+		c := newOrder(false)
+		live = append(live, c.ID)
+		if err := apply(c, uint64(1+i%man.DedupeClients)); err != nil {
+			return 0, err
+		}
+	}
+	if err := lg.WaitDurable(e.LastSeq()); err != nil {
+		return 0, err
+	}
+	arena := e.Arena()
+	if _, err := mmapsnap.Write(filepath.Join(data, "snap"), mmapsnap.Meta{Seq: e.LastSeq(), LayoutVersion: engine.LayoutVersion, ArenaSize: uint64(len(arena))},
+		bytesReader(arena), mmapsnap.Options{}); err != nil {
+		return 0, err
+	}
+	for i := 0; i < tail; i++ {
+		var c *engine.Command
+		switch p := rng.Intn(10); {
+		case p < 3 && len(live) > 0:
+			k := rng.Intn(len(live))
+			c = &engine.Command{Kind: engine.CmdCancel, Symbol: s.Symbol, ID: live[k]}
+			live[k] = live[len(live)-1]
+			live = live[:len(live)-1]
+		case p < 4:
+			c = newOrder(true)
+		default:
+			c = newOrder(false)
+			live = append(live, c.ID)
+		}
+		if err := apply(c, uint64(1+i%man.DedupeClients)); err != nil {
+			return 0, err
+		}
+	}
+	if err := lg.WaitDurable(e.LastSeq()); err != nil {
+		return 0, err
+	}
+	return len(arena), nil
+}
+
+// E2EBench is the result of BenchE2E (`cowbook bench e2e`).
+type E2EBench struct {
+	Dir                     string  `json:"dir"`
+	FloorFdatasyncP50Us     float64 `json:"floor_fdatasync_p50_us"`
+	FloorFdatasyncP99Us     float64 `json:"floor_fdatasync_p99_us"`
+	ModerateRatePerSec      int     `json:"moderate_rate_per_sec"`
+	ModerateAckedPerSec     float64 `json:"moderate_acked_orders_per_sec"`
+	ModerateAckP50Us        float64 `json:"moderate_ack_p50_us"`
+	ModerateAckP99Us        float64 `json:"moderate_ack_p99_us"`
+	ModerateAckP999Us       float64 `json:"moderate_ack_p999_us"`
+	AckP50FloorRatio        float64 `json:"ack_p50_floor_ratio"`
+	ClosedConns             int     `json:"closed_conns"`
+	ClosedAckedOrdersPerSec float64 `json:"closed_acked_orders_per_sec"`
+	ClosedAckP50Us          float64 `json:"closed_ack_p50_us"`
+	ClosedAckP99Us          float64 `json:"closed_ack_p99_us"`
+	ClosedAckP999Us         float64 `json:"closed_ack_p999_us"`
+	// The node's own sampled view of the moderate phase: log append to
+	// durable, and request taken from the gateway to outcome released.
+	NodeModerateCommitP50Us float64 `json:"node_moderate_commit_p50_us"`
+	NodeModerateAckP50Us    float64 `json:"node_moderate_ack_p50_us"`
+	NodeApplyP50Ns          float64 `json:"node_apply_p50_ns"`
+}
+
+// E2EConfig configures BenchE2E.
+type E2EConfig struct {
+	Dir          string        // where the node's data and the floor file go
+	Conns        int           // closed-loop connections
+	Window       int           // requests in flight per connection (closed loop)
+	Rate         int           // moderate open-loop rate, requests per second
+	Duration     time.Duration // length of each phase
+	FloorSamples int
+	Log          walfile.Options
+	Placement    Options // only its Placement is used
+}
+
+// BenchE2E measures a node over loopback with durability on: the raw
+// 4 KiB O_DIRECT pwrite+fdatasync latency of the same filesystem (the
+// floor), then acked orders and ack latency at a moderate fixed rate, then
+// in a closed loop over many connections.
+func BenchE2E(cfg E2EConfig) (E2EBench, error) {
+	res := E2EBench{Dir: cfg.Dir, ModerateRatePerSec: cfg.Rate, ClosedConns: cfg.Conns}
+	data, err := os.MkdirTemp(cfg.Dir, "bench-e2e-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(data)
+	p50, p99, err := fdatasyncFloor(data, cfg.FloorSamples)
+	if err != nil {
+		return res, err
+	}
+	res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us = float64(p50)/1e3, float64(p99)/1e3
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	opts := Options{Log: cfg.Log, Listener: l, SnapshotInterval: -1, NoFinalSnapshot: true, Placement: cfg.Placement.Placement}
+	opts.Gateway.MaxClients = 4096
+	n, err := Open(filepath.Join(data, "node"), opts)
+	if err != nil {
+		l.Close()
+		return res, err
+	}
+	defer n.Abandon()
+	addr := l.Addr().String()
+	sym, _ := wire.MakeSymbol("AAPL")
+	run := func(conns, window, rate int, base uint64) (client.LoadResult, error) {
+		return client.Load(context.Background(), addr, client.LoadOptions{
+			Conns: conns, Window: window, Rate: rate, Duration: cfg.Duration, ClientIDBase: base,
+			Next: LoadPattern(sym, 1000, base<<8),
+		})
+	}
+	us := func(r client.LoadResult, q float64) float64 { return float64(r.Latency.Quantile(q)) / 1e3 }
+	// Warm up (the log prepares its next segment after opening, which
+	// competes for the disk), then measure.
+	if _, err := client.Load(context.Background(), addr, client.LoadOptions{Conns: 2, Window: 64, Rate: cfg.Rate, Duration: time.Second,
+		ClientIDBase: 3 << 20, Next: LoadPattern(sym, 1000, 3<<28)}); err != nil {
+		return res, err
+	}
+	n.resetLatencies()
+	mod, err := run(2, 64, cfg.Rate, 1<<20)
+	if err != nil {
+		return res, err
+	}
+	lat := n.Latencies()
+	res.NodeModerateCommitP50Us, res.NodeModerateAckP50Us = float64(lat.Commit.P50)/1e3, float64(lat.Ack.P50)/1e3
+	res.ModerateAckedPerSec = mod.AckedRate
+	res.ModerateAckP50Us, res.ModerateAckP99Us, res.ModerateAckP999Us = us(mod, 0.5), us(mod, 0.99), us(mod, 0.999)
+	if res.FloorFdatasyncP50Us > 0 {
+		res.AckP50FloorRatio = res.ModerateAckP50Us / res.FloorFdatasyncP50Us
+	}
+	closed, err := run(cfg.Conns, cfg.Window, 0, 2<<20)
+	if err != nil {
+		return res, err
+	}
+	res.ClosedAckedOrdersPerSec = closed.AckedRate
+	res.ClosedAckP50Us, res.ClosedAckP99Us, res.ClosedAckP999Us = us(closed, 0.5), us(closed, 0.99), us(closed, 0.999)
+	res.NodeApplyP50Ns = float64(n.Latencies().Apply.P50)
+	return res, nil
+}
+
+// fdatasyncFloor times 4 KiB O_DIRECT pwrite+fdatasync into a pre-written
+// file in dir: what one durable commit costs this filesystem at best.
+func fdatasyncFloor(dir string, samples int) (p50, p99 int64, err error) {
+	name := filepath.Join(dir, "floor")
+	f, err := vfs.OS.OpenFile(name, os.O_RDWR|os.O_CREATE|vfs.ODirect, 0o644)
+	if err != nil {
+		// Filesystems without O_DIRECT (tmpfs): buffered writes, same fdatasync.
+		if f, err = vfs.OS.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			return 0, 0, err
+		}
+	}
+	defer os.Remove(name)
+	defer f.Close()
+	buf := vfs.AlignedBuffer(4096)
+	const blocks = 1024
+	for i := 0; i < blocks; i++ {
+		if _, err := f.WriteAt(buf, int64(i)*4096); err != nil {
+			return 0, 0, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return 0, 0, err
+	}
+	ds := make([]int64, samples)
+	for i := range ds {
+		buf[0] = byte(i)
+		t := time.Now()
+		if _, err := f.WriteAt(buf, int64(i%blocks)*4096); err != nil {
+			return 0, 0, err
+		}
+		if err := f.Datasync(); err != nil {
+			return 0, 0, err
+		}
+		ds[i] = int64(time.Since(t))
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	return ds[len(ds)/2], ds[len(ds)*99/100], nil
+}

@@ -1,0 +1,326 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/cowbook/cowbook/engine"
+	"github.com/cowbook/cowbook/gateway"
+	"github.com/cowbook/cowbook/mmapsnap"
+	"github.com/cowbook/cowbook/walfile"
+)
+
+// recover rebuilds the engine and the idempotency table: newest snapshot
+// that loads (or genesis), then the log from the snapshot's sequence + 1,
+// then Validate. It finishes an interrupted genesis (initial symbols not
+// all logged yet) and waits until the log is durable.
+func (n *Node) recover() error {
+	if fp := n.opts.Failpoint; fp != nil {
+		fp(FailRecovery)
+	}
+	start := time.Now()
+	rec := &n.rec
+	cfg, err := n.man.engineConfig()
+	if err != nil {
+		return err
+	}
+	// Opening the log (scanning its tail, preparing the next segment) and
+	// loading the snapshot are independent: do them at once.
+	lopts := n.opts.Log
+	if lopts.FS == nil {
+		lopts.FS = n.opts.FS
+	}
+	if n.opts.Placement.PinWriter && lopts.PinWriter == nil {
+		lopts.PinWriter = n.opts.Placement.PinWriterThread
+	}
+	type opened struct {
+		log *walfile.Log
+		err error
+		ns  int64
+	}
+	logc := make(chan opened, 1)
+	go func() {
+		t := time.Now()
+		l, err := walfile.Open(filepath.Join(n.dir, "wal"), lopts)
+		logc <- opened{l, err, int64(time.Since(t))}
+	}()
+	serr := n.loadSnapshot(cfg)
+	rec.SnapLoadNs = int64(time.Since(start))
+	o := <-logc
+	n.log, rec.LogOpenNs = o.log, o.ns
+	if serr != nil {
+		return serr
+	}
+	if o.err != nil {
+		if errors.Is(o.err, walfile.ErrCorrupt) {
+			return fmt.Errorf("%w\nthe log is damaged before its end; a repair cuts it at the damage and loses every record after it:\n  cowbook wal repair --force --data %s", o.err, n.dir)
+		}
+		return o.err
+	}
+	if dw, ok := n.snaps.(durableWaiter); ok {
+		dw.setDurableWait(n.log.WaitDurable)
+	}
+	if rec.Source == "snapshot" {
+		n.opts.Logf("node: recovery: loaded snapshot %s (seq %d) in %v", rec.SnapshotPath, rec.SnapshotSeq, time.Duration(rec.SnapLoadNs))
+	} else {
+		n.opts.Logf("node: recovery: no usable snapshot, replaying the log from genesis")
+	}
+	for _, s := range rec.Skipped {
+		n.opts.Logf("node: recovery: skipped snapshot %s", s)
+	}
+	if tt := n.log.Recovery().TornTail; tt != nil {
+		rec.TornTail = fmt.Sprintf("%+v", *tt)
+		n.opts.Logf("node: recovery: cut a torn log tail (%s; copy in %s)", rec.TornTail, n.log.Recovery().Broken)
+	}
+
+	t := time.Now()
+	if err := n.replay(); err != nil {
+		return err
+	}
+	rec.ReplayNs = int64(time.Since(t))
+
+	t = time.Now()
+	if err := n.eng.Validate(); err != nil {
+		return fmt.Errorf("%w: after replay: %v", ErrRecovery, err)
+	}
+	if err := n.dd.Validate(); err != nil {
+		return fmt.Errorf("%w: idempotency table after replay: %v", ErrRecovery, err)
+	}
+	rec.ValidateNs = int64(time.Since(t))
+
+	if err := n.finishGenesis(); err != nil {
+		return err
+	}
+	if ip, ok := n.snaps.(*InProcess); ok {
+		// Off the recovery path: the first Capture waits for it if needed,
+		// and allocates itself if it failed.
+		size := len(n.eng.Arena())
+		n.snapWG.Add(1)
+		go func() {
+			defer n.snapWG.Done()
+			_ = ip.prepare(size)
+		}()
+	}
+	if n.opts.Placement.Prefault {
+		if _, err := n.opts.Placement.PrefaultIfRequested(n.eng.Arena()); err != nil {
+			return err
+		}
+	}
+	rec.LastSeq = n.eng.LastSeq()
+	rec.TotalNs = int64(time.Since(start))
+	n.lastSnap = rec.SnapshotSeq
+	if rec.SnapshotSeq > 0 {
+		n.snapSeq.Store(rec.SnapshotSeq)
+	}
+	n.recMu.Lock()
+	n.recovery = *rec
+	n.recMu.Unlock()
+	n.opts.Logf("node: recovered to seq %d from %s: snapshot load %v, log open %v, replay %v (%d commands), validate %v, total (RTO) %v",
+		rec.LastSeq, rec.Source, time.Duration(rec.SnapLoadNs), time.Duration(rec.LogOpenNs), time.Duration(rec.ReplayNs),
+		rec.Replayed, time.Duration(rec.ValidateNs), time.Duration(rec.TotalNs))
+	return nil
+}
+
+// loadSnapshot loads the newest snapshot that verifies and attaches the
+// engine to it, or formats a fresh arena (genesis).
+func (n *Node) loadSnapshot(cfg engine.Config) error {
+	rec := &n.rec
+	size, err := engine.ArenaSize(cfg)
+	if err != nil {
+		return err
+	}
+	mem, err := engine.AllocArena(size)
+	if err != nil {
+		return err
+	}
+	info, skipped, err := mmapsnap.LoadNewest(n.snapDir(), mem, n.snapOpts())
+	for _, s := range skipped {
+		rec.Skipped = append(rec.Skipped, fmt.Sprintf("%s: %v", s.Path, s.Err))
+	}
+	if err == nil {
+		eng, aerr := engine.Attach(mem)
+		if aerr == nil && eng.LastSeq() != info.Seq {
+			aerr = fmt.Errorf("arena at seq %d, file name says %d", eng.LastSeq(), info.Seq)
+		}
+		var dd *gateway.Dedupe
+		var ot *ownerTable
+		if aerr == nil {
+			dmem, omem := n.man.auxParts(eng.Aux())
+			if dd, aerr = gateway.OpenDedupe(dmem); aerr == nil {
+				ot, aerr = openOwners(omem)
+			}
+		}
+		if aerr == nil {
+			n.eng, n.arena, n.dd, n.ot = eng, mem, dd, ot
+			rec.Source, rec.SnapshotSeq, rec.SnapshotPath = "snapshot", info.Seq, info.Path
+			return nil
+		}
+		// A file that passed its checksums but does not attach was written
+		// by another build; older files would be no better, so start over.
+		rec.Skipped = append(rec.Skipped, fmt.Sprintf("%s: %v", info.Path, aerr))
+	} else if !errors.Is(err, mmapsnap.ErrNotFound) {
+		_ = engine.FreeArena(mem)
+		return err
+	}
+	_ = engine.FreeArena(mem)
+	eng, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+	dmem, omem := n.man.auxParts(eng.Aux())
+	dd, err := gateway.InitDedupe(dmem, n.man.DedupeClients, n.man.DedupeWindow)
+	if err != nil {
+		eng.Close()
+		return err
+	}
+	ot, err := initOwners(omem, n.man.MaxOrders)
+	if err != nil {
+		eng.Close()
+		return err
+	}
+	n.eng, n.dd, n.ot = eng, dd, ot
+	rec.Source = "genesis"
+	return nil
+}
+
+// replay applies the log from the engine's sequence + 1 to its end.
+func (n *Node) replay() error {
+	from := n.eng.LastSeq() + 1
+	next := n.log.NextSeq()
+	if from > next {
+		return fmt.Errorf("%w: the state is at seq %d but the log ends at seq %d: records the snapshot holds are missing from the log", ErrRecovery, from-1, next-1)
+	}
+	if from == next {
+		return nil
+	}
+	if first, err := n.log.FirstSeq(); err != nil {
+		return err
+	} else if first > from {
+		return fmt.Errorf("%w: sequence gap: the state is at seq %d but the log starts at seq %d (no snapshot covers seq %d..%d)", ErrRecovery, from-1, first, from, first-1)
+	}
+	r, err := n.log.NewReader(from)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	// Reading, checking and decoding records runs on its own goroutine,
+	// a batch ahead of the engine, so that both cores work during replay.
+	batches, free := make(chan *replayBatch, 2), make(chan *replayBatch, 3)
+	for i := 0; i < 3; i++ {
+		free <- &replayBatch{recs: make([]replayRec, 0, replayBatchLen)}
+	}
+	stop, exited := make(chan struct{}), make(chan struct{})
+	defer func() {
+		close(stop)
+		<-exited // before r.Close (deferred above) runs
+	}()
+	go func() {
+		defer close(exited)
+		readBatches(r, batches, free, stop)
+	}()
+	for b := range batches {
+		for i := range b.recs {
+			rec := &b.recs[i]
+			want := n.eng.LastSeq() + 1
+			if rec.seq != want {
+				return fmt.Errorf("%w: sequence gap: expected seq %d, the log holds %d", ErrRecovery, want, rec.seq)
+			}
+			if _, err := n.apply(rec.seq, &rec.cmd, rec.cid, rec.reqID); err != nil {
+				return err
+			}
+			n.ot.track(n.eng, &rec.cmd, rec.cid, n.events)
+			n.rec.Replayed++
+		}
+		if b.err != nil {
+			if errors.Is(b.err, walfile.ErrCorrupt) {
+				return fmt.Errorf("%w\nthe log is damaged before its end; a repair cuts it at the damage and loses every record after it:\n  cowbook wal repair --force --data %s", b.err, n.dir)
+			}
+			return b.err
+		}
+		b.recs = b.recs[:0]
+		free <- b
+	}
+	if got := n.eng.LastSeq(); got != next-1 {
+		return fmt.Errorf("%w: replay stopped at seq %d, the log ends at %d", ErrRecovery, got, next-1)
+	}
+	return nil
+}
+
+// finishGenesis logs and applies the initial symbols the log does not hold
+// yet (a new directory, or a first start cut short), then waits until the
+// log is durable.
+func (n *Node) finishGenesis() error {
+	for i := n.eng.LastSeq(); i < uint64(len(n.man.Symbols)); i++ {
+		s := n.man.Symbols[i]
+		cmd := engine.Command{Kind: engine.CmdDefineSymbol, Symbol: s.Symbol, Tick: s.Tick, BandMin: s.BandMin, BandMax: s.BandMax}
+		n.buf = appendRecord(n.buf[:0], &cmd, 0, 0)
+		seq, err := n.log.Append(RecordCommand, n.buf)
+		if err != nil {
+			return err
+		}
+		if _, err := n.apply(seq, &cmd, 0, 0); err != nil {
+			return err
+		}
+	}
+	if last := n.eng.LastSeq(); last > 0 {
+		return n.log.WaitDurable(last)
+	}
+	return nil
+}
+
+const replayBatchLen = 4096
+
+type replayRec struct {
+	seq        uint64
+	cmd        engine.Command
+	cid, reqID uint64
+}
+
+// replayBatch is a run of decoded records; err, when set, is what stopped
+// the reader after them.
+type replayBatch struct {
+	recs []replayRec
+	err  error
+}
+
+// readBatches reads r to its end in batches, sends them on out and closes
+// it; it stops early when stop is closed.
+func readBatches(r *walfile.Reader, out chan<- *replayBatch, free <-chan *replayBatch, stop <-chan struct{}) {
+	defer close(out)
+	for {
+		var b *replayBatch
+		select {
+		case b = <-free:
+		case <-stop:
+			return
+		}
+		for len(b.recs) < replayBatchLen {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.err = err
+				break
+			}
+			cmd, cid, reqID, err := decodeRecord(rec.Type, rec.Payload)
+			if err != nil {
+				b.err = fmt.Errorf("%w: seq %d: %v", ErrRecovery, rec.Seq, err)
+				break
+			}
+			b.recs = append(b.recs, replayRec{seq: rec.Seq, cmd: cmd, cid: cid, reqID: reqID})
+		}
+		done := b.err != nil || len(b.recs) < replayBatchLen
+		select {
+		case out <- b:
+		case <-stop:
+			return
+		}
+		if done {
+			return
+		}
+	}
+}
