@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cowbook/cowbook/internal/placement"
 	"github.com/cowbook/cowbook/internal/vfs"
 	"github.com/cowbook/cowbook/walfile"
 )
@@ -39,6 +40,12 @@ type WALBenchConfig struct {
 	// Log is passed to walfile.Open (FS is ignored: the benchmark measures
 	// the real filesystem). Zero fields take walfile's defaults.
 	Log walfile.Options
+	// Placement pins the producer (the appending thread, as the engine
+	// thread would be) with PinEngine, the log's I/O workers with
+	// PinWriter, and locks memory with Mlock. The zero value does nothing.
+	// What the kernel refuses is reported in the result, and the run goes
+	// on unplaced.
+	Placement placement.Options
 }
 
 // WALBenchResult is the outcome of WALBench; its JSON field names are the
@@ -115,6 +122,9 @@ type WALBenchResult struct {
 	CommitLatencyCurve  []CurvePoint `json:"commit_latency_curve"`
 	FloorFdatasyncCurve []CurvePoint `json:"floor_fdatasync_latency_curve"`
 	GoMaxProcs          int          `json:"gomaxprocs"`
+	// PlacementRefused lists what Placement asked for and the kernel
+	// refused; the run went on without it.
+	PlacementRefused []string `json:"placement_refused,omitempty"`
 }
 
 func (c *WALBenchConfig) defaults() {
@@ -160,6 +170,20 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	}
 	defer os.RemoveAll(work)
 	res := &WALBenchResult{Dir: cfg.Dir, RecordSize: cfg.RecordSize, PacedTargetRate: cfg.PacedRate, GoMaxProcs: runtime.GOMAXPROCS(0)}
+	place := cfg.Placement
+	if err := place.LockIfRequested(); err != nil {
+		res.PlacementRefused = append(res.PlacementRefused, err.Error())
+	}
+	// The floors, the saturating and the paced producer all run on this
+	// goroutine: pinned, they run where an engine thread would.
+	if release, err := place.PinEngineThread(); err != nil {
+		res.PlacementRefused = append(res.PlacementRefused, err.Error())
+	} else {
+		defer release()
+	}
+	if place.PinWriter {
+		cfg.Log.PinWriter = place.PinWriterThread
+	}
 	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, cfg.PacedRate, res); err != nil {
 		return nil, fmt.Errorf("floor latency: %w", err)
 	}

@@ -16,7 +16,7 @@ func benchWALCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "wal",
 		Usage: "log throughput (saturating producer) and commit latency (paced producer) against raw O_DIRECT floors",
-		Flags: []cli.Flag{dataFlag, jsonFlag,
+		Flags: append([]cli.Flag{dataFlag, jsonFlag,
 			&cli.IntFlag{Name: "records", Value: 8 << 20, Usage: "records appended by the saturating producer"},
 			&cli.IntFlag{Name: "record-size", Value: 64, Usage: "payload bytes per record"},
 			&cli.IntFlag{Name: "rate", Value: 20_000, Usage: "paced producer rate, records per second"},
@@ -26,9 +26,17 @@ func benchWALCommand() *cli.Command {
 			&cli.Int64Flag{Name: "segment-size", Value: 64 << 20, Usage: "log segment size in bytes"},
 			&cli.IntFlag{Name: "max-batch", Value: 1 << 20, Usage: "largest group commit in bytes"},
 			&cli.IntFlag{Name: "prepared", Value: 1, Usage: "segments the file pipeline keeps ready"},
-		},
+		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
+			place, err := placementOptions(c)
+			if err != nil {
+				return err
+			}
+			if place.Prefault {
+				return fmt.Errorf("bench wal: --prefault does not apply: the log has no arena (its buffers are written before use)")
+			}
 			res, err := perf.WALBench(perf.WALBenchConfig{
+				Placement:       place,
 				Dir:             c.String(dataFlag.Name),
 				FloorSamples:    c.Int("floor-samples"),
 				FloorBytes:      c.Int64("floor-bytes"),
@@ -46,6 +54,9 @@ func benchWALCommand() *cli.Command {
 				return err
 			}
 			w := c.App.Writer
+			for _, r := range res.PlacementRefused {
+				fmt.Fprintln(c.App.ErrWriter, "bench wal: placement refused, running without it:", r)
+			}
 			if c.Bool(jsonFlag.Name) {
 				return writeJSON(w, res)
 			}

@@ -37,3 +37,28 @@ func TestBenchWALJSON(t *testing.T) {
 		t.Errorf("saturate_records = %v", res["saturate_records"])
 	}
 }
+
+// Placement: a CPU the process may not use is reported, not ignored, and
+// the run goes on; --prefault, which has nothing to act on, is an error.
+func TestBenchWALPlacement(t *testing.T) {
+	small := []string{"bench", "wal", "--data", t.TempDir(), "--json",
+		"--records", "5000", "--rate", "2000", "--paced-duration", "100ms",
+		"--floor-samples", "20", "--floor-bytes", "4194304", "--segment-size", "1048576"}
+	out, err := runApp(t, append(small, "--engine-cpu", "4095", "--writer-cpu", "0")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Refused []string `json:"placement_refused"`
+		Records float64  `json:"saturate_records"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Refused) != 1 || res.Records != 5000 {
+		t.Fatalf("refused %q, records %v: want the impossible engine CPU reported and a full run", res.Refused, res.Records)
+	}
+	if _, err := runApp(t, append(small, "--prefault")...); err == nil {
+		t.Fatal("--prefault accepted by bench wal")
+	}
+}
