@@ -80,6 +80,8 @@ func formatFigure(name string, v any) string {
 	switch {
 	case strings.HasSuffix(name, "_bytes_per_sec"):
 		return byteSize(f) + "/s"
+	case strings.HasSuffix(name, "_per_cpu_sec"):
+		return count(f) + "/CPU-s"
 	case strings.HasSuffix(name, "_per_sec"):
 		return count(f) + "/s"
 	case strings.HasSuffix(name, "_ns"):
@@ -96,6 +98,11 @@ func formatFigure(name string, v any) string {
 		return sig(f) + "×"
 	case strings.HasSuffix(name, "_pct") || strings.HasSuffix(name, "_percent"):
 		return sig(f) + "%"
+	// A rate qualified after its unit (load_bytes_per_sec_1core).
+	case strings.Contains(name, "_bytes_per_sec_"):
+		return byteSize(f) + "/s"
+	case strings.Contains(name, "_per_sec_"):
+		return count(f) + "/s"
 	}
 	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
 		return group(int64(f))

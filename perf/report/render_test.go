@@ -278,6 +278,9 @@ func TestFormat(t *testing.T) {
 		{"memcpy_bytes_per_sec", "7100000000", "6.61 GiB/s"},
 		{"ops", "2000000", "2\u2009000\u2009000"},
 		{"speedup_ratio", "1.456", "1.46×"},
+		{"ops_per_cpu_sec", "10497585", "10.5M/CPU-s"},
+		{"load_bytes_per_sec_1core", "3528431014", "3.29 GiB/s"},
+		{"load_skip_raw_crc_vs_lz4_ratio", "0.804", "0.804×"},
 	} {
 		if got := formatFigure(tc.name, jsonNumber(tc.v)); got != tc.want {
 			t.Errorf("%s=%s: %q, want %q", tc.name, tc.v, got, tc.want)
