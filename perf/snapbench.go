@@ -79,6 +79,11 @@ type SnapBenchResult struct {
 	EngineOpsPerSecNoRestore      float64 `json:"engine_ops_per_sec_during_snapshot_no_restore"`
 	EngineOpsPerSecIdleNoRestore  float64 `json:"engine_ops_per_sec_idle_no_restore"`
 	ThroughputRatio               float64 `json:"throughput_ratio"`
+	// ThroughputTimeline is the mutator's rate in 10 ms steps around the
+	// last snapshot of the restoring fork phase; TimelineSpans mark that
+	// snapshot (fork to file durable, restoration included) and its pause.
+	ThroughputTimeline []TimelinePoint `json:"throughput_timeline,omitempty"`
+	TimelineSpans      []TimelineSpan  `json:"timeline_spans,omitempty"`
 
 	// Huge pages: the first fork of an intact THP arena, then forks right
 	// after a snapshot under mutation, without and with MADV_COLLAPSE.
@@ -186,7 +191,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	o.Log("idle mutator: %.2fM ops/s; memcpy floor %.1f GB/s; THP %d MiB of %d", m.idleRate(time.Second)/1e6, res.MemcpyGBPerSec, res.AnonHugeBytesFresh>>20, size>>20)
 
 	// Phase 1: no restoration. The first fork sees intact huge pages.
-	p1, err := m.phase(o, cow.ModeFork, false)
+	p1, err := m.phase(o, cow.ModeFork, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +203,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	// Phase 2: restoration on, the node's configuration. Collapse first so
 	// the phase starts from intact huge pages, as a node does after start.
 	_ = unix.Madvise(arena, unix.MADV_COLLAPSE)
-	p2, err := m.phase(o, cow.ModeFork, true)
+	p2, err := m.phase(o, cow.ModeFork, true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +225,9 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.EngineOpsPerSecWhileWriting = p2.opsWriting
 	res.EngineOpsPerSecNoRestore = p1.opsDuring
 	res.EngineOpsPerSecIdleNoRestore = p1.opsIdle
+	if tl := p2.timeline; tl != nil {
+		res.ThroughputTimeline, res.TimelineSpans = tl.points, tl.spans
+	}
 	res.AnonHugeBytesAfterRestore = anonHugeBytes()
 	o.Log("fork, restore: pause p50 %.0f µs p99 %.0f µs max %.0f µs; snapshot %.0f ms; collapse %.0f ms; extra %d MiB; THP %d MiB; mutator %.2fM ops/s during, %.2fM idle",
 		res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.SnapshotMs, res.CollapseMs, res.CowExtraBytes>>20, res.AnonHugeBytesAfterRestore>>20,
@@ -227,7 +235,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	o.Log("mutator while the helper writes (before collapse): %.2fM ops/s; without restoration: %.2fM ops/s during, %.2fM idle (split pages)",
 		res.EngineOpsPerSecWhileWriting/1e6, res.EngineOpsPerSecNoRestore/1e6, res.EngineOpsPerSecIdleNoRestore/1e6)
 
-	p3, err := m.phase(o, cow.ModeStopTheWorld, false)
+	p3, err := m.phase(o, cow.ModeStopTheWorld, false, false)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +332,68 @@ func (m *mutator) idleRate(d time.Duration) float64 {
 	return float64(m.ops.Load()-n0) / time.Since(t0).Seconds()
 }
 
+// TimelinePoint is the rate over the step ending TMs after the start of a
+// timeline (docs/report.md).
+type TimelinePoint struct {
+	TMs       float64 `json:"t_ms"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+}
+
+// TimelineSpan is an interval to mark on a timeline.
+type TimelineSpan struct {
+	StartMs float64 `json:"start_ms"`
+	EndMs   float64 `json:"end_ms"`
+	Label   string  `json:"label"`
+}
+
+// timelineStep is the sampling step of a throughput timeline: long enough
+// to hold thousands of the mutator's commands, short enough to show a
+// millisecond-scale pause as a dip.
+const timelineStep = 10 * time.Millisecond
+
+// timeline samples the mutator's command count into rates. A nil timeline
+// records nothing.
+type timeline struct {
+	start, last time.Time
+	lastOps     int64
+	points      []TimelinePoint
+	spans       []TimelineSpan
+}
+
+func (m *mutator) newTimeline() *timeline {
+	now := time.Now()
+	return &timeline{start: now, last: now, lastOps: m.ops.Load()}
+}
+
+// sample adds a point once a step has passed since the previous one.
+func (tl *timeline) sample(m *mutator) {
+	if tl == nil {
+		return
+	}
+	now := time.Now()
+	if d := now.Sub(tl.last); d >= timelineStep {
+		n := m.ops.Load()
+		tl.points = append(tl.points, TimelinePoint{TMs: snapMs(now.Sub(tl.start)), OpsPerSec: float64(n-tl.lastOps) / d.Seconds()})
+		tl.last, tl.lastOps = now, n
+	}
+}
+
+// run samples for d.
+func (tl *timeline) run(m *mutator, d time.Duration) {
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		time.Sleep(timelineStep / 5)
+		tl.sample(m)
+	}
+}
+
+func (tl *timeline) span(from, to time.Time, label string) {
+	if tl != nil {
+		tl.spans = append(tl.spans, TimelineSpan{StartMs: snapMs(from.Sub(tl.start)), EndMs: snapMs(to.Sub(tl.start)), Label: label})
+	}
+}
+
 type phaseResult struct {
+	timeline                  *timeline // around the last snapshot, when asked
 	pauses, elapsed, collapse []time.Duration
 	fileBytes, extraBytes     int64
 	opsDuring, opsIdle        float64
@@ -335,7 +404,9 @@ type phaseResult struct {
 const idleWindow = 100 * time.Millisecond
 
 // phase takes o.Snapshots snapshots back to back with a fresh Snapshotter.
-func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phaseResult, error) {
+// With record, the mutator's throughput is sampled from 200 ms before the
+// last snapshot to 300 ms after it.
+func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool) (*phaseResult, error) {
 	opts := o.Helper
 	opts.Mode = mode
 	opts.RestoreHugePages = restore
@@ -355,6 +426,12 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 	var during, idle, writing time.Duration
 	var opsDuring, opsIdle, opsWriting int64
 	for i := range o.Snapshots {
+		var tl *timeline
+		if record && i == o.Snapshots-1 {
+			tl = m.newTimeline()
+			tl.run(m, 200*time.Millisecond)
+			pr.timeline = tl
+		}
 		pssBefore := pss(os.Getpid())
 		var tk cow.Ticket
 		var serr error
@@ -382,6 +459,7 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 			case r = <-s.Results():
 				break wait
 			case <-time.After(2 * time.Millisecond):
+				tl.sample(m)
 				if p := s.Progress(); tWritten.IsZero() && p.ID == tk.ID && p.State != cow.StateReceiving {
 					tWritten, nWritten = time.Now(), m.ops.Load()
 				}
@@ -399,6 +477,11 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore bool) (*phase
 		opsWriting += nWritten - n0
 		during += time.Since(t0) // collapse included: the mutator runs during it too
 		opsDuring += m.ops.Load() - n0
+		tl.span(t0, time.Now(), "snapshot")
+		tl.span(t0, t0.Add(tk.Pause), "fork pause")
+		if tl != nil {
+			tl.run(m, 300*time.Millisecond)
+		}
 		// An idle window after each snapshot: on a shared machine the load
 		// drifts, so the idle rate is sampled interleaved with the
 		// snapshots it is compared with.

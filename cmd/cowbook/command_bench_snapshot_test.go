@@ -30,4 +30,40 @@ func TestBenchSnapshotJSON(t *testing.T) {
 	if res["orders"].(float64) != 20000 || res["file_bytes"].(float64) <= 0 {
 		t.Errorf("orders %v, file_bytes %v, arena_bytes %v", res["orders"], res["file_bytes"], res["arena_bytes"])
 	}
+
+	// The throughput timeline (docs/report.md) covers the marked snapshot:
+	// samples before it starts and after it ends, rates that are rates.
+	var tl struct {
+		Points []struct {
+			TMs       float64 `json:"t_ms"`
+			OpsPerSec float64 `json:"ops_per_sec"`
+		} `json:"throughput_timeline"`
+		Spans []struct {
+			StartMs float64 `json:"start_ms"`
+			EndMs   float64 `json:"end_ms"`
+			Label   string  `json:"label"`
+		} `json:"timeline_spans"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &tl); err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Spans) != 2 || tl.Spans[0].Label != "snapshot" || tl.Spans[0].EndMs <= tl.Spans[0].StartMs {
+		t.Fatalf("timeline spans %+v", tl.Spans)
+	}
+	snap := tl.Spans[0]
+	var before, after int
+	for i, p := range tl.Points {
+		if p.OpsPerSec < 0 || (i > 0 && p.TMs <= tl.Points[i-1].TMs) {
+			t.Fatalf("timeline point %d: %+v", i, p)
+		}
+		if p.TMs < snap.StartMs {
+			before++
+		}
+		if p.TMs > snap.EndMs {
+			after++
+		}
+	}
+	if before < 10 || after < 10 {
+		t.Errorf("timeline has %d points before the snapshot and %d after; want ≥ 10 each", before, after)
+	}
 }
