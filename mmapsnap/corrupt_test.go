@@ -127,7 +127,8 @@ func TestDecoderErrors(t *testing.T) {
 	}{
 		{"empty", nil, mmapsnap.ErrTruncated},
 		{"bad magic", edit(func(b []byte) []byte { b[0] = 'X'; return b }), mmapsnap.ErrInvalid},
-		{"future version", edit(func(b []byte) []byte { le.PutUint32(b[8:], 2); return refix(b) }), mmapsnap.ErrVersion},
+		{"future version", edit(func(b []byte) []byte { le.PutUint32(b[8:], 3); return refix(b) }), mmapsnap.ErrVersion},
+		{"version 1 label on a version 2 file", edit(func(b []byte) []byte { le.PutUint32(b[8:], 1); return refix(b) }), mmapsnap.ErrInvalid},
 		{"unknown compression", edit(func(b []byte) []byte { le.PutUint32(b[44:], 9); return refix(b) }), mmapsnap.ErrVersion},
 		{"header crc", edit(func(b []byte) []byte { b[20] ^= 1; return b }), mmapsnap.ErrChecksum},
 		{"footer crc", edit(func(b []byte) []byte { b[idx] ^= 1; return b }), mmapsnap.ErrChecksum},
@@ -139,7 +140,7 @@ func TestDecoderErrors(t *testing.T) {
 		{"block count", edit(func(b []byte) []byte { le.PutUint64(b[len(b)-24:], 1<<60); return refix(b) }), mmapsnap.ErrInvalid},
 		{"stored length in index", edit(func(b []byte) []byte { le.PutUint32(b[idx:], le.Uint32(b[idx:])+1); return refix(b) }), mmapsnap.ErrInvalid},
 		{"raw length in index", edit(func(b []byte) []byte { le.PutUint32(b[idx+4:], 1); return refix(b) }), mmapsnap.ErrInvalid},
-		{"index disagrees with block header", edit(func(b []byte) []byte { b[idx+last*16+8] ^= 1; return refix(b) }), mmapsnap.ErrChecksum},
+		{"index disagrees with block header", edit(func(b []byte) []byte { b[idx+last*20+8] ^= 1; return refix(b) }), mmapsnap.ErrChecksum},
 		{"reserved header bytes", edit(func(b []byte) []byte { b[50] = 1; return refix(b) }), mmapsnap.ErrInvalid},
 	}
 	for _, c := range cases {

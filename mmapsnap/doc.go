@@ -7,16 +7,17 @@
 // knows nothing about what the arena holds: it stores ArenaSize opaque bytes
 // plus a few words of metadata (Meta).
 //
-// # File format (version 1)
+// # File format (version 2)
 //
 // Every integer is little-endian. Every constant named wire* in format.go is
-// part of the format: changing one needs a new format version.
+// part of the format (magic, end magic, versions, compression id, header,
+// entry and footer lengths): changing one needs a new format version.
 //
 //	offset 0
 //	+--------------------------------------------------------------+
 //	| header, 64 bytes                                             |
 //	|   0  magic            [8]byte  "COWSNAP\x00"                 |
-//	|   8  format version   u32      1                             |
+//	|   8  format version   u32      2                             |
 //	|  12  layout version   u32      arena layout (Meta)           |
 //	|  16  seq              u64      last sequence applied (Meta)  |
 //	|  24  arena size       u64      uncompressed bytes (Meta)     |
@@ -26,23 +27,23 @@
 //	|  48  reserved         [12]byte zero                          |
 //	|  60  header CRC       u32      CRC32C of bytes 0..59         |
 //	+--------------------------------------------------------------+
-//	| block 0: block header, 16 bytes                              |
+//	| block 0: block header, 20 bytes                              |
 //	|   0  stored length    u32      bytes of payload that follow  |
 //	|   4  raw length       u32      uncompressed bytes            |
 //	|   8  stored CRC       u32      CRC32C of the payload         |
-//	|  12  raw CRC          u32      CRC32C of the uncompressed    |
-//	|                                bytes                         |
+//	|  12  raw hash         u64      XXH3-64 (seed 0) of the       |
+//	|                                uncompressed bytes            |
 //	|      payload          stored length bytes: one LZ4 block,    |
 //	|                       or the raw bytes when stored length    |
 //	|                       equals raw length                      |
 //	+--------------------------------------------------------------+
 //	| block 1 ... block N-1, back to back                          |
 //	+--------------------------------------------------------------+
-//	| index: N entries of 16 bytes, one per block, in order        |
+//	| index: N entries of 20 bytes, one per block, in order        |
 //	|   0  stored length    u32                                    |
 //	|   4  raw length       u32                                    |
 //	|   8  stored CRC       u32                                    |
-//	|  12  raw CRC          u32                                    |
+//	|  12  raw hash         u64                                    |
 //	+--------------------------------------------------------------+
 //	| footer, 32 bytes, written last                               |
 //	|   0  index offset     u64                                    |
@@ -61,7 +62,7 @@
 // compressed block never does (the writer stores raw whenever compression
 // saves nothing).
 //
-// Block i starts at 64 + sum over j < i of (16 + stored length j); the index
+// Block i starts at 64 + sum over j < i of (20 + stored length j); the index
 // starts right after the last block; the footer is the last 32 bytes. The
 // loader checks that these positions add up exactly, so every byte of the
 // file is accounted for and every length it reads is bounded by the block
@@ -69,22 +70,41 @@
 //
 // # Checksums
 //
-// Two CRC32C per block, both cheap next to LZ4 (≈ 20 GB/s against ≈ 3 GB/s):
+// Two per block, each cheap next to LZ4 decompression (≈ 5 GB/s per core):
 //
-//   - the stored CRC covers the bytes on disk, so every single-bit flip and
-//     every burst of up to 32 bits in a payload is detected before the
-//     decompressor ever sees it (a checksum of the uncompressed bytes alone
-//     would catch a flipped compressed byte only with probability 1-2^-32,
-//     since one flip can change many output bytes);
-//   - the raw CRC covers the uncompressed bytes as they land in the caller's
-//     arena, end to end, so a fault in compression, decompression or memory
-//     between them is caught too.
+//   - the stored CRC, a CRC32C (≈ 23 GB/s on a block in cache), covers the
+//     bytes on disk, so every single-bit flip and every burst of up to 32
+//     bits in a payload is detected, with certainty, before the decompressor
+//     ever sees it (a checksum of the uncompressed bytes alone would catch a
+//     flipped compressed byte only with high probability, since one flip can
+//     change many output bytes);
+//   - the raw hash, an XXH3-64 (github.com/zeebo/xxh3, seed 0; ≈ 50 GB/s on
+//     a block in cache, 2.2× the CRC32C), covers the uncompressed bytes as
+//     they land in the caller's arena, end to end, so a fault in
+//     compression, decompression or memory between them is caught too. The
+//     faults it is there for are not bit flips in the file (the stored CRC
+//     has those) but wrong output of arbitrary shape, against which a 64-bit
+//     hash misses with probability about 2^-64, better than a 32-bit CRC's
+//     2^-32. It is computed right after a block is decompressed, while the
+//     block is still in the core's L2 cache.
+//
+// A block stored raw has both: the stored CRC over its payload and the raw
+// hash over the same bytes once copied.
 //
 // The header has its own CRC so that a reader can trust the sizes before it
 // reads anything else; the footer CRC covers the header, the whole index and
 // the footer. Each block header repeats its index entry and must match it.
-// Together: every bit of the file is covered by a CRC, so a single-bit flip
-// anywhere is always detected.
+// Together: every bit of the file is covered by a CRC32C, so a single-bit
+// flip anywhere is always detected.
+//
+// # Version 1
+//
+// Version 1 differs only in the raw checksum: a u32 CRC32C of the
+// uncompressed bytes at offset 12 of 16-byte block headers and index
+// entries, equal to the stored CRC for a block stored raw. The loader reads
+// both versions (it dispatches on the header's version); the writer writes
+// version 2. The raw CRC32C alone kept one-core loading under 0.8× raw LZ4
+// decompression speed; XXH3-64 halves that cost (see BENCHMARKS.md).
 //
 // # Compression
 //
@@ -98,10 +118,10 @@
 // the snapshot producer, so speed wins. Both produce the same block format:
 // the choice is the writer's alone. The frame format is not used: its
 // content checksum halves decompression speed, and blocks here carry their
-// own CRCs.
+// own checksums.
 //
 // The default block size is 256 KiB: a block's output and its compressed
-// input stay in a core's L2 cache, so the raw CRC that follows
+// input stay in a core's L2 cache, so the raw hash that follows
 // decompression reads from cache. LZ4's window is 64 KiB, so larger blocks
 // barely improve the ratio.
 //
@@ -129,12 +149,12 @@
 // filesystem gives a real file descriptor, otherwise reads it, validates the
 // header, footer and index before touching any block, then decompresses every
 // block straight into the caller's destination in parallel, checking both
-// CRCs of each. On error the destination holds partial data and must not be
+// checksums of each. On error the destination holds partial data and must not be
 // used.
 //
-// The raw CRC costs about 10% of one-core load time (see BENCHMARKS.md).
-// Options.SkipRawCRC drops it: every byte of the file is still covered by a
-// CRC checked before it is used, so damage to the file is still always
-// detected; only a fault in decompression or memory would go unseen, which
-// the engine's own state checksum can catch.
+// The raw hash costs a few percent of one-core load time (see
+// BENCHMARKS.md). Options.SkipRawCRC drops it: every byte of the file is
+// still covered by a CRC checked before it is used, so damage to the file is
+// still always detected; only a fault in decompression or memory would go
+// unseen, which the engine's own state checksum can catch.
 package mmapsnap

@@ -15,7 +15,9 @@ import (
 
 var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpus in testdata/fuzz/FuzzLoad")
 
-// fuzzSeeds are whole snapshots of several shapes; the fuzzer mutates them.
+// fuzzSeeds are whole snapshots of several shapes in the current format; the
+// fuzzer mutates them. The committed corpus also keeps the seed-* files of
+// format version 1 (see version1_test.go); these are named seed-v2-*.
 func fuzzSeeds(t testing.TB) map[string][]byte {
 	seeds := map[string][]byte{}
 	m := newMemDir(t, "/s")
@@ -25,11 +27,11 @@ func fuzzSeeds(t testing.TB) map[string][]byte {
 	}{{"zero", 0}, {"random", 1}, {"orders", 3*mmapsnap.MinBlockSize + 5}, {"mixed", 2 * mmapsnap.MinBlockSize}, {"random", mmapsnap.MinBlockSize + 1}} {
 		in := mustWrite(t, m, "/s", uint64(i), payload(c.kind, c.size, uint64(i)), mmapsnap.Options{BlockSize: mmapsnap.MinBlockSize})
 		b, _ := m.Bytes(in.Path)
-		seeds[fmt.Sprintf("seed-%s-%d", c.kind, c.size)] = b
+		seeds[fmt.Sprintf("seed-v2-%s-%d", c.kind, c.size)] = b
 	}
-	whole := seeds["seed-orders-12293"]
-	seeds["seed-truncated"] = whole[:len(whole)/2]
-	seeds["seed-header-only"] = whole[:64]
+	whole := seeds["seed-v2-orders-12293"]
+	seeds["seed-v2-truncated"] = whole[:len(whole)/2]
+	seeds["seed-v2-header-only"] = whole[:64]
 	return seeds
 }
 

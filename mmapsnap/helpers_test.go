@@ -13,6 +13,7 @@ import (
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/cowbook/cowbook/perf"
 	"github.com/pierrec/lz4/v4"
+	"github.com/zeebo/xxh3"
 )
 
 // payload returns n bytes of the named kind, the same for the same seed.
@@ -79,13 +80,27 @@ func putFile(t testing.TB, fs vfs.FS, name string, data []byte) {
 
 // refDecode is a deliberately simple, sequential reader of the format as
 // doc.go specifies it, written independently of the package: header, blocks
-// walked front to back, index, footer. Tests compare the package's Load with
-// it.
+// walked front to back, index, footer. It reads both versions: 1 (16-byte
+// entries, CRC32C of the raw bytes) and 2 (20-byte entries, XXH3-64 of the
+// raw bytes). Tests compare the package's Load with it.
 func refDecode(file []byte) (meta mmapsnap.Meta, arena []byte, err error) {
 	le := binary.LittleEndian
 	tab := crc32.MakeTable(crc32.Castagnoli)
-	if len(file) < 96 || string(file[:8]) != "COWSNAP\x00" || le.Uint32(file[8:]) != 1 {
+	if len(file) < 96 || string(file[:8]) != "COWSNAP\x00" {
 		return meta, nil, fmt.Errorf("bad header")
+	}
+	version := le.Uint32(file[8:])
+	var ent uint64
+	var rawSum func(hdr, out []byte) bool
+	switch version {
+	case 1:
+		ent = 16
+		rawSum = func(hdr, out []byte) bool { return crc32.Checksum(out, tab) == le.Uint32(hdr[12:]) }
+	case 2:
+		ent = 20
+		rawSum = func(hdr, out []byte) bool { return xxh3.Hash(out) == le.Uint64(hdr[12:]) }
+	default:
+		return meta, nil, fmt.Errorf("version %d", version)
 	}
 	if crc32.Checksum(file[:60], tab) != le.Uint32(file[60:]) {
 		return meta, nil, fmt.Errorf("header crc")
@@ -97,7 +112,7 @@ func refDecode(file []byte) (meta mmapsnap.Meta, arena []byte, err error) {
 		return meta, nil, fmt.Errorf("no end magic")
 	}
 	idxOff, count := le.Uint64(foot[0:]), le.Uint64(foot[8:])
-	if idxOff+count*16 != uint64(len(file)-32) {
+	if idxOff+count*ent != uint64(len(file)-32) {
 		return meta, nil, fmt.Errorf("index position")
 	}
 	sum := crc32.Update(0, tab, file[:64])
@@ -110,12 +125,12 @@ func refDecode(file []byte) (meta mmapsnap.Meta, arena []byte, err error) {
 	}
 	pos := uint64(64)
 	for i := uint64(0); i < count; i++ {
-		hdr := file[pos : pos+16]
-		if !bytes.Equal(hdr, file[idxOff+16*i:idxOff+16*i+16]) {
+		hdr := file[pos : pos+ent]
+		if !bytes.Equal(hdr, file[idxOff+ent*i:idxOff+ent*i+ent]) {
 			return meta, nil, fmt.Errorf("block %d header", i)
 		}
 		stored, raw := uint64(le.Uint32(hdr[0:])), uint64(le.Uint32(hdr[4:]))
-		p := file[pos+16 : pos+16+stored]
+		p := file[pos+ent : pos+ent+stored]
 		if crc32.Checksum(p, tab) != le.Uint32(hdr[8:]) {
 			return meta, nil, fmt.Errorf("block %d stored crc", i)
 		}
@@ -125,11 +140,11 @@ func refDecode(file []byte) (meta mmapsnap.Meta, arena []byte, err error) {
 		} else if n, err := lz4.UncompressBlock(p, out); err != nil || uint64(n) != raw {
 			return meta, nil, fmt.Errorf("block %d: %v", i, err)
 		}
-		if crc32.Checksum(out, tab) != le.Uint32(hdr[12:]) {
-			return meta, nil, fmt.Errorf("block %d raw crc", i)
+		if !rawSum(hdr, out) {
+			return meta, nil, fmt.Errorf("block %d raw checksum", i)
 		}
 		arena = append(arena, out...)
-		pos += 16 + stored
+		pos += ent + stored
 	}
 	if pos != idxOff || uint64(len(arena)) != meta.ArenaSize {
 		return meta, nil, fmt.Errorf("sizes")

@@ -68,7 +68,7 @@ func benchLoadParts(b *testing.B, img []byte, blockSize int) {
 						b.Fatal(err)
 					}
 					if rawCRC {
-						crc(out)
+						rawSum(wireVersion, out)
 					}
 				}
 			}
@@ -76,7 +76,7 @@ func benchLoadParts(b *testing.B, img []byte, blockSize int) {
 	}
 	run("lz4", false, false)
 	run("lz4+storedcrc", true, false)
-	run("lz4+rawcrc", false, true)
+	run("lz4+rawsum", false, true)
 	run("lz4+both", true, true)
 	b.Run("Load", func(b *testing.B) {
 		b.SetBytes(int64(len(img)))

@@ -95,7 +95,7 @@ func Inspect(path string, opts Options) (Info, []Block, error) {
 	}
 	blocks := make([]Block, len(l.blocks))
 	for i, e := range l.blocks {
-		blocks[i] = Block{Offset: l.offsets[i], StoredBytes: e.stored, RawBytes: e.raw, Raw: e.isRaw(), StoredCRC: e.storedCRC, RawCRC: e.rawCRC}
+		blocks[i] = Block{Offset: l.offsets[i], StoredBytes: e.stored, RawBytes: e.raw, Raw: e.isRaw(), StoredCRC: e.storedCRC, RawCRC: e.rawSum}
 	}
 	return l.info(path), blocks, nil
 }
@@ -154,7 +154,7 @@ func readWhole(fs vfs.FS, path string) ([]byte, func(), error) {
 // dstFor(worker, block), using up to workers goroutines. It returns the
 // error of the lowest-numbered bad block it found; once one block fails,
 // the others stop early.
-func (l *layout) decodeBlocks(data []byte, path string, workers int, rawCRC bool, dstFor func(w, i int) []byte) error {
+func (l *layout) decodeBlocks(data []byte, path string, workers int, rawCheck bool, dstFor func(w, i int) []byte) error {
 	n := len(l.blocks)
 	workers = max(1, min(workers, n))
 	var (
@@ -171,7 +171,7 @@ func (l *layout) decodeBlocks(data []byte, path string, workers int, rawCRC bool
 			if i >= n {
 				return
 			}
-			if err := l.decodeBlock(data, path, i, rawCRC, dstFor(w, i)); err != nil {
+			if err := l.decodeBlock(data, path, i, rawCheck, dstFor(w, i)); err != nil {
 				mu.Lock()
 				if i < errAt {
 					errAt, firstEr = i, err
@@ -196,11 +196,14 @@ func (l *layout) decodeBlocks(data []byte, path string, workers int, rawCRC bool
 
 // decodeBlock checks block i's header against the index and its stored CRC,
 // then decompresses (or copies) it into out, of exactly its raw length, and
-// checks the raw CRC when rawCRC is set.
-func (l *layout) decodeBlock(data []byte, path string, i int, rawCRC bool, out []byte) error {
+// checks the raw checksum when rawCheck is set. The raw checksum runs right
+// after decompression, while out is still in the core's cache.
+func (l *layout) decodeBlock(data []byte, path string, i int, rawCheck bool, out []byte) error {
 	e, off := l.blocks[i], l.offsets[i]
-	if got := decodeEntry(data[off-wireBlockHdr : off]); got != e {
-		return fmt.Errorf("%w: %s: block %d header at offset %d disagrees with the index", ErrChecksum, path, i, off-wireBlockHdr)
+	v := l.formatVersion
+	hdr := off - int64(entryLen(v))
+	if got := decodeEntry(v, data[hdr:off]); got != e {
+		return fmt.Errorf("%w: %s: block %d header at offset %d disagrees with the index", ErrChecksum, path, i, hdr)
 	}
 	payload := data[off : off+int64(e.stored)]
 	if c := crc(payload); c != e.storedCRC {
@@ -208,19 +211,19 @@ func (l *layout) decodeBlock(data []byte, path string, i int, rawCRC bool, out [
 	}
 	if e.isRaw() {
 		copy(out, payload)
-		// The stored CRC covered these very bytes and equals the raw CRC
-		// (parse checked), so the copy needs no second pass.
-		return nil
-	}
-	got, err := lz4.UncompressBlock(payload, out)
-	if err != nil || got != len(out) {
+		if v == wireVersion1 {
+			// The stored CRC covered these very bytes and equals the raw
+			// CRC (parse checked), so the copy needs no second pass.
+			return nil
+		}
+	} else if got, err := lz4.UncompressBlock(payload, out); err != nil || got != len(out) {
 		return fmt.Errorf("%w: %s: block %d at offset %d does not decompress to %d bytes (got %d, %v)", ErrInvalid, path, i, off, len(out), got, err)
 	}
-	if !rawCRC {
+	if !rawCheck {
 		return nil
 	}
-	if c := crc(out); c != e.rawCRC {
-		return fmt.Errorf("%w: %s: block %d at offset %d: uncompressed CRC %08x, stored %08x", ErrChecksum, path, i, off, c, e.rawCRC)
+	if c := rawSum(v, out); c != e.rawSum {
+		return fmt.Errorf("%w: %s: block %d at offset %d: uncompressed checksum %016x, stored %016x", ErrChecksum, path, i, off, c, e.rawSum)
 	}
 	return nil
 }

@@ -39,8 +39,9 @@ type Options struct {
 	// writer holds at most 2×Workers blocks in memory.
 	Workers int
 	// SkipRawCRC makes Load skip the check of each block's uncompressed
-	// bytes against its raw CRC, about 10% of one-core load time on this
-	// project's machines. Every byte of the file is still covered by a CRC
+	// bytes against its raw checksum (XXH3-64 in format version 2, CRC32C
+	// in version 1), a few percent of one-core load time on this project's
+	// machines. Every byte of the file is still covered by a CRC
 	// checked before it is used, so a damaged file is still always
 	// detected; what is given up is end-to-end detection of a fault in
 	// decompression itself or in memory, which the engine's state checksum
@@ -130,7 +131,9 @@ type Block struct {
 	// Raw is set when the payload is the uncompressed bytes.
 	Raw       bool   `json:"raw"`
 	StoredCRC uint32 `json:"stored_crc"`
-	RawCRC    uint32 `json:"raw_crc"`
+	// RawCRC is the checksum of the uncompressed bytes: XXH3-64 in format
+	// version 2, CRC32C in version 1.
+	RawCRC uint64 `json:"raw_crc"`
 }
 
 // File naming: snap-<seq, 20 digits>.snap, so lexical order is sequence

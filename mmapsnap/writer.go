@@ -126,14 +126,14 @@ func writeFile(f io.Writer, meta Meta, r io.Reader, opts *Options) (*layout, err
 		if firstErr != nil {
 			return
 		}
-		if _, err := f.Write(s.out[:wireBlockHdr+int(s.e.stored)]); err != nil {
+		if _, err := f.Write(s.out[:wireEntryV2+int(s.e.stored)]); err != nil {
 			firstErr = err
 			return
 		}
 		l.blocks = append(l.blocks, s.e)
-		l.offsets = append(l.offsets, pos+wireBlockHdr)
+		l.offsets = append(l.offsets, pos+wireEntryV2)
 		l.storedBytes += int64(s.e.stored)
-		pos += wireBlockHdr + int64(s.e.stored)
+		pos += wireEntryV2 + int64(s.e.stored)
 	}
 	bs := uint64(opts.BlockSize)
 	var read uint64
@@ -147,7 +147,7 @@ func writeFile(f io.Writer, meta Meta, r io.Reader, opts *Options) (*layout, err
 		var s *slot
 		if uint64(len(ring)) < depth {
 			n := min(bs, meta.ArenaSize)
-			s = &slot{in: make([]byte, n), out: make([]byte, wireBlockHdr+lz4.CompressBlockBound(int(n))), done: make(chan struct{}, 1)}
+			s = &slot{in: make([]byte, n), out: make([]byte, wireEntryV2+lz4.CompressBlockBound(int(n))), done: make(chan struct{}, 1)}
 			ring = append(ring, s)
 		} else {
 			s = ring[i%depth]
@@ -178,9 +178,9 @@ func writeFile(f io.Writer, meta Meta, r io.Reader, opts *Options) (*layout, err
 	}
 
 	l.indexOffset = pos
-	tail := make([]byte, len(l.blocks)*wireIndexEnt+wireFooterLen)
+	tail := make([]byte, len(l.blocks)*wireEntryV2+wireFooterLen)
 	for i, e := range l.blocks {
-		e.encode(tail[i*wireIndexEnt:])
+		e.encode(tail[i*wireEntryV2:])
 	}
 	c := crc32.Update(0, castagnoli, hb[:])
 	c = crc32.Update(c, castagnoli, tail[:len(tail)-wireFooterLen])
@@ -195,16 +195,15 @@ func writeFile(f io.Writer, meta Meta, r io.Reader, opts *Options) (*layout, err
 // compress fills s.out with the block header and payload of s.in: LZ4 when
 // it shrinks the block, the raw bytes otherwise.
 func (s *slot) compress(c *lz4.CompressorCCompat) {
-	payload := s.out[wireBlockHdr:]
+	payload := s.out[wireEntryV2:]
 	n, err := c.CompressBlock(s.in, payload)
-	rawCRC := crc(s.in)
-	e := entry{raw: uint32(len(s.in)), rawCRC: rawCRC}
+	e := entry{raw: uint32(len(s.in)), rawSum: rawSum(wireVersion, s.in)}
 	if err != nil || n == 0 || n >= len(s.in) {
 		copy(payload, s.in)
-		e.stored, e.storedCRC = e.raw, rawCRC
+		e.stored, e.storedCRC = e.raw, crc(s.in)
 	} else {
 		e.stored, e.storedCRC = uint32(n), crc(payload[:n])
 	}
-	e.encode(s.out[:wireBlockHdr])
+	e.encode(s.out[:wireEntryV2])
 	s.e = e
 }

@@ -48,11 +48,12 @@ type SnapFileResult struct {
 	WriteBytesPerSec        float64 `json:"write_bytes_per_sec"`
 	WriteBytesPerSecPerCore float64 `json:"write_bytes_per_sec_per_core"` // Write with one compressing worker
 	// Load maps the (page-cached) file and decompresses into a pre-faulted
-	// destination, checking every CRC.
+	// destination, checking every checksum (CRC32C of the stored bytes,
+	// XXH3-64 of the uncompressed bytes).
 	LoadBytesPerSec      float64 `json:"load_bytes_per_sec"`
 	LoadBytesPerSec1Core float64 `json:"load_bytes_per_sec_1core"`
 	// With Options.SkipRawCRC: only the CRCs of the file's bytes, checked
-	// before decompression, one core.
+	// before decompression, one core (no raw checksum).
 	LoadSkipRawCRCBytesPerSec1Core float64 `json:"load_skip_raw_crc_bytes_per_sec_1core"`
 
 	// Floors measured in the same run, one core each.
