@@ -128,13 +128,13 @@ func snapshotInspectCommand() *cli.Command {
 
 func printBlocks(w io.Writer, blocks []mmapsnap.Block) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "BLOCK\tOFFSET\tSTORED\tRAW\tKIND\tSTORED CRC\tRAW CRC\t")
+	fmt.Fprintln(tw, "BLOCK\tOFFSET\tSTORED\tRAW\tKIND\tSTORED CRC32C\tRAW CHECKSUM\t")
 	for i, b := range blocks {
 		kind := "lz4"
 		if b.Raw {
 			kind = "raw"
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%08x\t%08x\t\n", i, b.Offset, b.StoredBytes, b.RawBytes, kind, b.StoredCRC, b.RawCRC)
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%s\t%08x\t%x\t\n", i, b.Offset, b.StoredBytes, b.RawBytes, kind, b.StoredCRC, b.RawCRC)
 	}
 	tw.Flush()
 }
