@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cowbook/cowbook/internal/placement"
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/pierrec/lz4/v4"
 )
@@ -28,12 +29,21 @@ type SnapFileConfig struct {
 	Dir string
 	// Seed chooses the arena image.
 	Seed uint64
+	// Placement: PinEngine pins the thread the one-core figures run on
+	// (a restarting engine thread loads its snapshot there), Mlock locks
+	// memory. What the kernel refuses is reported in the result, and the
+	// run goes on unplaced.
+	Placement placement.Options
 }
 
 // SnapFileResult is the outcome; its JSON field names are the contract of
 // `cowbook bench snapshot-file --json`. Every rate is a median over Runs, in
 // arena (uncompressed) bytes per second.
 type SnapFileResult struct {
+	// PlacementRefused lists what Placement asked for and the kernel
+	// refused.
+	PlacementRefused []string `json:"placement_refused,omitempty"`
+
 	ArenaBytes int64   `json:"arena_bytes"`
 	FileBytes  int64   `json:"file_bytes"`
 	Ratio      float64 `json:"ratio"`
@@ -111,6 +121,14 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 	// does not inflate.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if err := cfg.Placement.LockIfRequested(); err != nil {
+		res.PlacementRefused = append(res.PlacementRefused, err.Error())
+	}
+	if release, err := cfg.Placement.PinEngineThread(); err != nil {
+		res.PlacementRefused = append(res.PlacementRefused, err.Error())
+	} else {
+		defer release()
+	}
 	type sample struct{ wall, cpu, procCPU float64 } // bytes per second
 	measure := func(f func() error) (sample, error) {
 		runtime.GC()

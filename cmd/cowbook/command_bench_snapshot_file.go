@@ -13,19 +13,31 @@ func benchSnapshotFileCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshot-file",
 		Usage: "snapshot file write and load throughput on a synthetic arena, against memcpy and raw LZ4 floors",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			jsonFlag,
 			&cli.IntFlag{Name: "arena-bytes", Value: 256 << 20, Usage: "size of the synthetic arena image", Destination: &cfg.ArenaBytes},
 			&cli.IntFlag{Name: "block-bytes", Value: mmapsnap.DefaultBlockSize, Usage: "snapshot block size", Destination: &cfg.BlockSize},
 			&cli.IntFlag{Name: "workers", Usage: "workers for the all-core figures (0: GOMAXPROCS)", Destination: &cfg.Workers},
 			&cli.IntFlag{Name: "runs", Value: 5, Usage: "repetitions of each figure; medians are reported", Destination: &cfg.Runs},
 			&cli.StringFlag{Name: "dir", Usage: "directory for the snapshot file (default: the system temp dir)", Destination: &cfg.Dir},
-		},
+		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
-			cfg.Seed = 1
+			place, err := placementOptions(c)
+			if err != nil {
+				return err
+			}
+			if place.PinWriter {
+				return fmt.Errorf("bench snapshot-file: --writer-cpu does not apply: there is no log writer or snapshot helper here (--engine-cpu pins the one-core figures' thread)")
+			}
+			// The load destination is always pre-faulted, as a fresh arena
+			// is; --prefault changes nothing.
+			cfg.Seed, cfg.Placement = 1, place
 			res, err := perf.RunSnapFile(cfg)
 			if err != nil {
 				return err
+			}
+			for _, r := range res.PlacementRefused {
+				fmt.Fprintln(c.App.ErrWriter, "bench snapshot-file: placement refused, running without it:", r)
 			}
 			if c.Bool(jsonFlag.Name) {
 				return writeJSON(c.App.Writer, res)

@@ -27,3 +27,26 @@ func TestBenchSnapshotFile(t *testing.T) {
 		t.Fatalf("text output: %v\n%s", err, out)
 	}
 }
+
+// Placement: a CPU the process may not use is reported and the run goes
+// on; --writer-cpu, which has no thread to act on here, is an error.
+func TestBenchSnapshotFilePlacement(t *testing.T) {
+	small := []string{"bench", "snapshot-file", "--arena-bytes", "1048576", "--runs", "1", "--dir", t.TempDir(), "--json"}
+	out, err := runApp(t, append(small, "--engine-cpu", "4095")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Refused []string `json:"placement_refused"`
+		Arena   int64    `json:"arena_bytes"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Refused) != 1 || res.Arena != 1048576 {
+		t.Fatalf("refused %q, arena %d: want the impossible CPU reported and a full run", res.Refused, res.Arena)
+	}
+	if _, err := runApp(t, append(small, "--writer-cpu", "0")...); err == nil {
+		t.Fatal("--writer-cpu accepted by bench snapshot-file")
+	}
+}
