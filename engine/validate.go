@@ -29,7 +29,8 @@ var ErrInvariant = errors.New("engine: invariant violated")
 //   - the free list holds exactly the unused slots below the high-water
 //     mark.
 //
-// It reads the whole arena and is meant for tests, recovery and tools.
+// It reads the whole arena, on two goroutines (the books, and the pool
+// with its index), and is meant for tests, recovery and tools.
 func (e *Engine) Validate() error {
 	if err := e.validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvariant, err)
@@ -57,6 +58,23 @@ func (e *Engine) validate() error {
 	if err := e.checkIndexes(); err != nil {
 		return err
 	}
+	// The level chains and the pool with its index are checked from
+	// different ends and only read the arena: check them on two cores.
+	// Waiting for both and preferring the books' error keeps the reported
+	// violation the first one in the order the checks are listed.
+	poolErr := make(chan error, 1)
+	go func() { poolErr <- e.validatePool() }()
+	bookErr := e.validateBooks()
+	if err := <-poolErr; bookErr == nil {
+		return err
+	}
+	return bookErr
+}
+
+// validateBooks checks the symbols, their levels and order chains, and the
+// totals they add up to.
+func (e *Engine) validateBooks() error {
+	h := e.h
 	var levelsUsed, heapUsed uint64
 	var live, bidQty, askQty uint64
 	for i := uint32(0); i < h.NSymbols; i++ {
@@ -94,6 +112,13 @@ func (e *Engine) validate() error {
 	if bidQty != h.BidQty || askQty != h.AskQty {
 		return fmt.Errorf("resting qty bid %d ask %d, header says %d/%d", bidQty, askQty, h.BidQty, h.AskQty)
 	}
+	return nil
+}
+
+// validatePool checks the order pool, its free list and the order-id
+// index against each other.
+func (e *Engine) validatePool() error {
+	h := e.h
 	inUse := uint32(0)
 	for slot := uint32(1); slot <= h.PoolHigh; slot++ {
 		if e.ord(slot).Side != 0 {

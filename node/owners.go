@@ -163,24 +163,52 @@ func (t *ownerTable) remove(sym engine.Symbol, id engine.OrderID) {
 
 // track updates the table after a command applied with events.
 func (t *ownerTable) track(e *engine.Engine, cmd *engine.Command, cid uint64, events []engine.Event) {
+	var buf [8]ownerOp
+	t.run(ownerOps(e, cmd, cid, events, buf[:0]))
+}
+
+// ownerOp is one change to the table: id now belongs to cid, or, when cid
+// is zero, id left the book.
+type ownerOp struct {
+	sym engine.Symbol
+	id  engine.OrderID
+	cid uint64
+}
+
+// ownerOps appends to dst the changes to the table that a command applied
+// with events makes. It reads the engine (which orders are still live), so
+// it runs right after the command; the changes can be run later, in order.
+func ownerOps(e *engine.Engine, cmd *engine.Command, cid uint64, events []engine.Event, dst []ownerOp) []ownerOp {
 	for i := range events {
 		ev := &events[i]
 		switch ev.Kind {
 		case engine.EvAccepted:
 			if ev.ID != 0 && cid != 0 {
-				t.put(ev.Symbol, ev.ID, cid)
+				dst = append(dst, ownerOp{ev.Symbol, ev.ID, cid})
 			}
 		case engine.EvTrade:
 			if _, live := e.Order(ev.Symbol, ev.Maker); !live {
-				t.remove(ev.Symbol, ev.Maker)
+				dst = append(dst, ownerOp{ev.Symbol, ev.Maker, 0})
 			}
 		case engine.EvCancelled:
-			t.remove(ev.Symbol, ev.ID)
+			dst = append(dst, ownerOp{ev.Symbol, ev.ID, 0})
 		}
 	}
 	if cmd.Kind == engine.CmdNew && len(events) > 1 {
 		if _, live := e.Order(cmd.Symbol, cmd.ID); !live {
-			t.remove(cmd.Symbol, cmd.ID)
+			dst = append(dst, ownerOp{cmd.Symbol, cmd.ID, 0})
+		}
+	}
+	return dst
+}
+
+// run makes the changes ops, in order.
+func (t *ownerTable) run(ops []ownerOp) {
+	for i := range ops {
+		if op := &ops[i]; op.cid != 0 {
+			t.put(op.sym, op.id, op.cid)
+		} else {
+			t.remove(op.sym, op.id)
 		}
 	}
 }

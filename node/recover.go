@@ -206,16 +206,30 @@ func (n *Node) replay() error {
 		return err
 	}
 	defer r.Close()
-	// Reading, checking and decoding records runs on its own goroutine,
-	// a batch ahead of the engine, so that both cores work during replay.
-	batches, free := make(chan *replayBatch, 2), make(chan *replayBatch, 3)
-	for i := 0; i < 3; i++ {
+	// Replay is a pipeline of three goroutines passing batches: one reads,
+	// checks and decodes records a batch ahead; this one applies them to
+	// the engine and notes what changes in the owner table; a third makes
+	// those changes (the table is apart from the engine's arena), so that
+	// both cores work during replay.
+	const nbatches = 4
+	batches, owned, free := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
+	for i := 0; i < nbatches; i++ {
 		free <- &replayBatch{recs: make([]replayRec, 0, replayBatchLen)}
 	}
-	stop, exited := make(chan struct{}), make(chan struct{})
+	stop, exited, ownerDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ownerDone)
+		for b := range owned {
+			n.ot.run(b.ops)
+			b.recs, b.ops = b.recs[:0], b.ops[:0]
+			free <- b
+		}
+	}()
 	defer func() {
 		close(stop)
 		<-exited // before r.Close (deferred above) runs
+		close(owned)
+		<-ownerDone // the owner table is complete when replay returns
 	}()
 	go func() {
 		defer close(exited)
@@ -231,7 +245,7 @@ func (n *Node) replay() error {
 			if _, err := n.apply(rec.seq, &rec.cmd, rec.cid, rec.reqID); err != nil {
 				return err
 			}
-			n.ot.track(n.eng, &rec.cmd, rec.cid, n.events)
+			b.ops = ownerOps(n.eng, &rec.cmd, rec.cid, n.events, b.ops)
 			n.rec.Replayed++
 		}
 		if b.err != nil {
@@ -240,8 +254,7 @@ func (n *Node) replay() error {
 			}
 			return b.err
 		}
-		b.recs = b.recs[:0]
-		free <- b
+		owned <- b
 	}
 	if got := n.eng.LastSeq(); got != next-1 {
 		return fmt.Errorf("%w: replay stopped at seq %d, the log ends at %d", ErrRecovery, got, next-1)
@@ -283,6 +296,7 @@ type replayRec struct {
 // the reader after them.
 type replayBatch struct {
 	recs []replayRec
+	ops  []ownerOp // owner table changes the records make
 	err  error
 }
 

@@ -83,7 +83,14 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 	for off < n {
 		k := min(int64(loadChunk), n-off)
 		if int64(cap(b)) < off+k {
-			nb := make([]byte, off+k, min(n, max(2*int64(cap(b)), off+k)))
+			// Double while the data may be a short prefix; once it is
+			// several chunks long, the segment is likely full: make room
+			// for all of it at once rather than copy it again and again.
+			c := max(2*int64(cap(b)), off+k)
+			if off >= 4*loadChunk {
+				c = n
+			}
+			nb := make([]byte, off+k, min(n, c))
 			copy(nb, b)
 			b = nb
 		}
