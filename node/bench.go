@@ -14,6 +14,7 @@ import (
 	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/gateway"
 	"github.com/cowbook/cowbook/gateway/wire"
+	"github.com/cowbook/cowbook/internal/placement"
 	"github.com/cowbook/cowbook/internal/vfs"
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/cowbook/cowbook/walfile"
@@ -63,8 +64,9 @@ type RecoveryBench struct {
 // times Open (the RTO, median of runs) and the same recovery from genesis
 // (the snapshot set aside: a full replay). The log is written directly,
 // as the node's sequencer would write it, which is much faster than
-// sending millions of orders over TCP.
-func BenchRecovery(dir string, orders, tail, runs int, logOpts walfile.Options) (RecoveryBench, error) {
+// sending millions of orders over TCP. The restarted node is placed by
+// place, as `cowbook serve` places it (engine thread, log writer, mlock).
+func BenchRecovery(dir string, orders, tail, runs int, logOpts walfile.Options, place placement.Options) (RecoveryBench, error) {
 	res := RecoveryBench{Orders: orders, TailCommands: tail, Runs: runs}
 	data, err := os.MkdirTemp(dir, "bench-recovery-")
 	if err != nil {
@@ -84,7 +86,7 @@ func BenchRecovery(dir string, orders, tail, runs int, logOpts walfile.Options) 
 	if list, err := mmapsnap.List(filepath.Join(data, "snap"), mmapsnap.Options{}); err == nil && len(list) > 0 {
 		res.SnapshotFileBytes = list[0].FileBytes
 	}
-	opts := Options{Log: logOpts, SnapshotInterval: -1, NoFinalSnapshot: true}
+	opts := Options{Log: logOpts, SnapshotInterval: -1, NoFinalSnapshot: true, Placement: place}
 	var recs []Recovery
 	for i := 0; i < runs; i++ {
 		n, err := Open(data, opts)

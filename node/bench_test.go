@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/cowbook/cowbook/internal/placement"
 	"testing"
 
 	"github.com/cowbook/cowbook/walfile"
@@ -11,7 +12,7 @@ import (
 func BenchmarkRecovery(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		res, err := BenchRecovery(b.TempDir(), 100_000, 100_000, 3, walfile.Options{Buffered: true})
+		res, err := BenchRecovery(b.TempDir(), 100_000, 100_000, 3, walfile.Options{Buffered: true}, placement.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,16 +12,20 @@ func benchRecoveryCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "recovery",
 		Usage: "time a node's restart (RTO) from a snapshot of N resting orders plus M logged commands, and from genesis",
-		Flags: []cli.Flag{dataFlag, jsonFlag,
+		Flags: append([]cli.Flag{dataFlag, jsonFlag,
 			&cli.IntFlag{Name: "orders", Value: 1_000_000, Usage: "resting orders in the snapshot"},
 			&cli.IntFlag{Name: "tail", Value: 1_000_000, Usage: "commands logged after the snapshot"},
 			&cli.IntFlag{Name: "runs", Value: 3, Usage: "restarts timed (the median is reported)"},
 			&cli.BoolFlag{Name: "buffered", Usage: "log without O_DIRECT (tmpfs)"},
 			&cli.Int64Flag{Name: "segment-size", Usage: "log segment size in bytes (0: the log's default)"},
-		},
+		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
+			place, err := placementOptions(c)
+			if err != nil {
+				return err
+			}
 			dir := c.String(dataFlag.Name)
-			res, err := node.BenchRecovery(dir, c.Int("orders"), c.Int("tail"), max(1, c.Int("runs")), walfile.Options{Buffered: c.Bool("buffered"), SegmentSize: c.Int64("segment-size")})
+			res, err := node.BenchRecovery(dir, c.Int("orders"), c.Int("tail"), max(1, c.Int("runs")), walfile.Options{Buffered: c.Bool("buffered"), SegmentSize: c.Int64("segment-size")}, place)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,7 +25,26 @@ func TestBenchRecovery(t *testing.T) {
 	if got["orders"] != 2000 || got["tail_commands"] != 3000 || got["rto_ms"] <= 0 || got["genesis_rto_ms"] <= 0 || got["replay_commands_per_sec"] <= 0 {
 		t.Fatalf("implausible: %s", out)
 	}
-	if _, err := runApp(t, "bench", "recovery", "--data", "/nonexistent/dir", "--orders", "10", "--tail", "0"); err == nil {
-		t.Fatal("bench recovery in a missing directory: no error")
+	// A missing --data directory is created; one that cannot be (its
+	// parent is a file) is a clear error.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runApp(t, "bench", "recovery", "--data", filepath.Join(file, "dir"), "--orders", "10", "--tail", "0"); err == nil {
+		t.Fatal("bench recovery in a directory that cannot exist: no error")
+	}
+}
+
+// The restarted node is placed as serve places it: a usable CPU works, and
+// a CPU the process may not use stops the run with an error naming it.
+func TestBenchRecoveryPlacement(t *testing.T) {
+	args := []string{"bench", "recovery", "--data", t.TempDir(), "--orders", "200", "--tail", "200", "--runs", "1", "--json"}
+	if _, err := runApp(t, append(args, "--engine-cpu", "0")...); err != nil {
+		t.Fatalf("pinned to CPU 0: %v", err)
+	}
+	_, err := runApp(t, append(args, "--engine-cpu", "4095")...)
+	if err == nil || !strings.Contains(err.Error(), "4095") {
+		t.Fatalf("impossible CPU: %v", err)
 	}
 }
