@@ -40,3 +40,24 @@ func TestWireAndEngineEnumsAgree(t *testing.T) {
 		}
 	}
 }
+
+// Every rejection a client's order can meet in the engine reaches the
+// client with its own reason; engine_other is left for what a validated
+// request cannot cause (symbol definitions, which only the operator logs).
+func TestWireReasonCoversClientRejections(t *testing.T) {
+	for r, want := range map[engine.Reason]wire.Reason{
+		engine.ReasonUnknownSymbol:  wire.ReasonUnknownSymbol,
+		engine.ReasonUnknownOrder:   wire.ReasonUnknownOrder,
+		engine.ReasonPriceOffTick:   wire.ReasonPriceOffTick,
+		engine.ReasonPriceOutOfBand: wire.ReasonPriceOutOfBand,
+		engine.ReasonDuplicateOrder: wire.ReasonDuplicateOrder,
+		engine.ReasonOrdersFull:     wire.ReasonBookFull,
+		engine.ReasonLevelsFull:     wire.ReasonBookFull,
+		engine.ReasonWouldTrade:     wire.ReasonWouldTrade,
+		engine.ReasonQtyOverflow:    wire.ReasonQtyOverflow,
+	} {
+		if got := wireReason(r); got != want {
+			t.Errorf("engine %v → %v, want %v", r, got, want)
+		}
+	}
+}

@@ -378,7 +378,7 @@ func wireReason(r engine.Reason) wire.Reason {
 		return wire.ReasonPriceOutOfBand
 	case engine.ReasonDuplicateOrder:
 		return wire.ReasonDuplicateOrder
-	case engine.ReasonOrdersFull:
+	case engine.ReasonOrdersFull, engine.ReasonLevelsFull:
 		return wire.ReasonBookFull
 	case engine.ReasonWouldTrade:
 		return wire.ReasonWouldTrade
