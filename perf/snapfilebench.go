@@ -121,14 +121,9 @@ func RunSnapFile(cfg SnapFileConfig) (SnapFileResult, error) {
 	// does not inflate.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := cfg.Placement.LockIfRequested(); err != nil {
-		res.PlacementRefused = append(res.PlacementRefused, err.Error())
-	}
-	if release, err := cfg.Placement.PinEngineThread(); err != nil {
-		res.PlacementRefused = append(res.PlacementRefused, err.Error())
-	} else {
-		defer release()
-	}
+	refused, release := placeThread(cfg.Placement)
+	defer release()
+	res.PlacementRefused = refused
 	type sample struct{ wall, cpu, procCPU float64 } // bytes per second
 	measure := func(f func() error) (sample, error) {
 		runtime.GC()

@@ -170,18 +170,12 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	}
 	defer os.RemoveAll(work)
 	res := &WALBenchResult{Dir: cfg.Dir, RecordSize: cfg.RecordSize, PacedTargetRate: cfg.PacedRate, GoMaxProcs: runtime.GOMAXPROCS(0)}
-	place := cfg.Placement
-	if err := place.LockIfRequested(); err != nil {
-		res.PlacementRefused = append(res.PlacementRefused, err.Error())
-	}
 	// The floors, the saturating and the paced producer all run on this
 	// goroutine: pinned, they run where an engine thread would.
-	if release, err := place.PinEngineThread(); err != nil {
-		res.PlacementRefused = append(res.PlacementRefused, err.Error())
-	} else {
-		defer release()
-	}
-	if place.PinWriter {
+	refused, release := placeThread(cfg.Placement)
+	defer release()
+	res.PlacementRefused = refused
+	if place := cfg.Placement; place.PinWriter {
 		cfg.Log.PinWriter = place.PinWriterThread
 	}
 	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, cfg.PacedRate, res); err != nil {
