@@ -3,6 +3,9 @@ package engine
 import (
 	"fmt"
 	"math/bits"
+	"unsafe"
+
+	"github.com/cowbook/cowbook/internal/prefetch"
 )
 
 // Apply applies cmd, the command with sequence number seq, and appends its
@@ -304,6 +307,11 @@ func (e *Engine) allocSlot() uint32 {
 	h := e.h
 	if f := h.FreeHead; f != 0 {
 		h.FreeHead = e.ord(f).Next
+		if h.FreeHead != 0 {
+			// The free list is the order of past cancels and fills, all
+			// over the pool: start loading the next order's slot now.
+			prefetch.Line(unsafe.Pointer(e.ord(h.FreeHead)))
+		}
 		return f
 	}
 	h.PoolHigh++

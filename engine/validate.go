@@ -3,6 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"unsafe"
+
+	"github.com/cowbook/cowbook/internal/prefetch"
 )
 
 // ErrInvariant is returned by Validate, wrapped with the first violation
@@ -149,6 +152,13 @@ func (e *Engine) validatePool() error {
 	}
 	entries := uint32(0)
 	for p := uint32(0); p < 2*h.IndexCap; p++ {
+		// Each entry's order is a cache miss of its own: ask for the one
+		// some entries ahead.
+		if q := p + 16; q < 2*h.IndexCap {
+			if s := uint32(*e.idx(q)); s != 0 && s <= h.PoolHigh {
+				prefetch.Line(unsafe.Pointer(e.ord(s)))
+			}
+		}
 		ent := *e.idx(p)
 		slot := uint32(ent)
 		t := tableOf(max(p, 1))
@@ -191,6 +201,17 @@ func (e *Engine) validatePool() error {
 	return nil
 }
 
+// chainWalkers is how many level chains validateSide walks at once.
+const chainWalkers = 16
+
+// chainWalk is validateSide's progress along the chain of level l.
+type chainWalk struct {
+	l          int32
+	lv         *level
+	slot, prev uint32
+	n, q       uint64
+}
+
 // validateSide checks one side of symbol i and returns its order count and
 // quantity.
 func (e *Engine) validateSide(i uint32, s *symbol, k int) (orders, qty uint64, err error) {
@@ -199,45 +220,92 @@ func (e *Engine) validateSide(i uint32, s *symbol, k int) (orders, qty uint64, e
 	sideName := [2]string{"bid", "ask"}[k]
 	best := int32(noLevel)
 	maxSteps := uint64(e.h.PoolHigh)
-	for l := int32(0); l < int32(s.NLevels); l++ {
-		lv := e.lvl(sd, l)
-		bit := *e.word(sd.Bits, uint32(l)>>6)>>(uint32(l)&63)&1 == 1
-		if lv.Head == 0 {
-			if lv.Tail != 0 || lv.Count != 0 || lv.Qty != 0 || bit {
-				return 0, 0, fmt.Errorf("%s %s level %d: empty but tail %d count %d qty %d bit %v", name, sideName, l, lv.Tail, lv.Count, lv.Qty, bit)
+	// The chains are walked chainWalkers at a time, one step of each in
+	// turn, so that their cache misses (one per order of a book larger
+	// than the cache) overlap instead of following one another. The
+	// violation reported is still the one of the lowest level.
+	var ws [chainWalkers]chainWalk
+	active := 0
+	var firstErr error
+	errLevel := int32(s.NLevels)
+	fail := func(l int32, err error) {
+		if l < errLevel {
+			errLevel, firstErr = l, err
+		}
+	}
+	for l := int32(0); ; {
+		for active < chainWalkers && l < errLevel {
+			lv := e.lvl(sd, l)
+			bit := *e.word(sd.Bits, uint32(l)>>6)>>(uint32(l)&63)&1 == 1
+			switch {
+			case lv.Head == 0:
+				if lv.Tail != 0 || lv.Count != 0 || lv.Qty != 0 || bit {
+					fail(l, fmt.Errorf("%s %s level %d: empty but tail %d count %d qty %d bit %v", name, sideName, l, lv.Tail, lv.Count, lv.Qty, bit))
+				}
+			case !bit:
+				fail(l, fmt.Errorf("%s %s level %d: non-empty but bitmap bit clear", name, sideName, l))
+			default:
+				if k == 0 || best < 0 { // bids: the highest; asks: the lowest
+					best = l
+				}
+				ws[active] = chainWalk{l: l, lv: lv, slot: lv.Head}
+				active++
+				if lv.Head <= e.h.PoolHigh {
+					prefetch.Line(unsafe.Pointer(e.ord(lv.Head)))
+				}
 			}
-			continue
+			l++
 		}
-		if !bit {
-			return 0, 0, fmt.Errorf("%s %s level %d: non-empty but bitmap bit clear", name, sideName, l)
+		if active == 0 {
+			break
 		}
-		if k == 0 || best < 0 { // bids: the highest; asks: the lowest
-			best = l
-		}
-		var n, q uint64
-		prev := uint32(0)
-		for slot := lv.Head; slot != 0; slot = e.ord(slot).Next {
-			if slot > e.h.PoolHigh {
-				return 0, 0, fmt.Errorf("%s %s level %d: chain reaches slot %d above high-water mark", name, sideName, l, slot)
+		for j := 0; j < active; {
+			w := &ws[j]
+			if w.l > errLevel {
+				ws[j] = ws[active-1]
+				active--
+				continue
 			}
-			o := e.ord(slot)
-			if uint32(o.Sym) != i || int(o.Side) != k+1 || o.Level != uint32(l) || o.Qty == 0 || o.Prev != prev {
-				return 0, 0, fmt.Errorf("%s %s level %d: order slot %d (id %d) has symbol %d side %d level %d qty %d prev %d, want %d/%d/%d/>0/%d",
-					name, sideName, l, slot, o.ID, o.Sym, o.Side, o.Level, o.Qty, o.Prev, i, k+1, l, prev)
+			if w.slot == 0 {
+				lv := w.lv
+				if w.prev != lv.Tail || w.n != uint64(lv.Count) || w.q != lv.Qty {
+					fail(w.l, fmt.Errorf("%s %s level %d: chain ends at %d with %d orders qty %d; level says tail %d count %d qty %d",
+						name, sideName, w.l, w.prev, w.n, w.q, lv.Tail, lv.Count, lv.Qty))
+				}
+				orders += w.n
+				qty += w.q
+				ws[j] = ws[active-1]
+				active--
+				continue
 			}
-			n++
-			q += uint64(o.Qty)
-			prev = slot
-			if n > maxSteps {
-				return 0, 0, fmt.Errorf("%s %s level %d: chain cycles", name, sideName, l)
+			if w.slot > e.h.PoolHigh {
+				fail(w.l, fmt.Errorf("%s %s level %d: chain reaches slot %d above high-water mark", name, sideName, w.l, w.slot))
+				w.l = errLevel + 1 // dropped on its next turn
+				continue
 			}
+			o := e.ord(w.slot)
+			if uint32(o.Sym) != i || int(o.Side) != k+1 || o.Level != uint32(w.l) || o.Qty == 0 || o.Prev != w.prev {
+				fail(w.l, fmt.Errorf("%s %s level %d: order slot %d (id %d) has symbol %d side %d level %d qty %d prev %d, want %d/%d/%d/>0/%d",
+					name, sideName, w.l, w.slot, o.ID, o.Sym, o.Side, o.Level, o.Qty, o.Prev, i, k+1, w.l, w.prev))
+				w.l = errLevel + 1
+				continue
+			}
+			w.n++
+			w.q += uint64(o.Qty)
+			w.prev, w.slot = w.slot, o.Next
+			if w.n > maxSteps {
+				fail(w.l, fmt.Errorf("%s %s level %d: chain cycles", name, sideName, w.l))
+				w.l = errLevel + 1
+				continue
+			}
+			if w.slot != 0 && w.slot <= e.h.PoolHigh {
+				prefetch.Line(unsafe.Pointer(e.ord(w.slot)))
+			}
+			j++
 		}
-		if prev != lv.Tail || n != uint64(lv.Count) || q != lv.Qty {
-			return 0, 0, fmt.Errorf("%s %s level %d: chain ends at %d with %d orders qty %d; level says tail %d count %d qty %d",
-				name, sideName, l, prev, n, q, lv.Tail, lv.Count, lv.Qty)
-		}
-		orders += n
-		qty += q
+	}
+	if firstErr != nil {
+		return 0, 0, firstErr
 	}
 	for w := uint32(0); w < s.Words; w++ {
 		word := *e.word(sd.Bits, w)

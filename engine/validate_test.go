@@ -77,3 +77,55 @@ func TestValidateCatches(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateReportsLowestLevel breaks chains far apart on a book of
+// many levels, which Validate walks many at a time, and checks that it
+// names the lowest broken level whatever the order the walks end in.
+func TestValidateReportsLowestLevel(t *testing.T) {
+	build := func(t *testing.T) *Engine {
+		e, err := New(Config{MaxOrders: 4096, MaxSymbols: 1, MaxLevels: 1000,
+			Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 1000}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		seq := uint64(0)
+		// Level p holds 1 + p%7 orders, so chains end at different turns.
+		for p := 1; p <= 400; p++ {
+			for k := 0; k <= p%7; k++ {
+				seq++
+				c := Command{Kind: CmdNew, Symbol: MustSymbol("X"), ID: OrderID(seq), Side: Buy, Type: Limit, TIF: GTC, Price: Price(p), Qty: 3}
+				if _, err := e.Apply(seq, &c, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := e.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	tail := func(e *Engine, price int) *order { return e.ord(e.lvl(&e.sym(0).Side[0], int32(price-1)).Tail) }
+	head := func(e *Engine, price int) *order { return e.ord(e.lvl(&e.sym(0).Side[0], int32(price-1)).Head) }
+	cases := []struct {
+		name   string
+		break_ func(e *Engine)
+		want   string
+	}{
+		{"one late chain", func(e *Engine) { tail(e, 390).Qty++ }, "level 389:"},
+		{"late then early", func(e *Engine) { tail(e, 300).Qty++; head(e, 27).Level = 3 }, "level 26:"},
+		{"early qty, late prev", func(e *Engine) { tail(e, 13).Qty++; tail(e, 14).Prev = 1 }, "level 12:"},
+		{"stray bit below a chain", func(e *Engine) { head(e, 200).Qty++; e.setBit(&e.sym(0).Side[0], 700) }, "level 199:"},
+		{"level check below a chain", func(e *Engine) { head(e, 300).Qty++; e.clearBit(&e.sym(0).Side[0], 250) }, "level 250: non-empty but bitmap bit clear"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := build(t)
+			tc.break_(e)
+			err := e.Validate()
+			if !errors.Is(err, ErrInvariant) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v, want ErrInvariant naming %q", err, tc.want)
+			}
+		})
+	}
+}
