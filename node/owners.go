@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/cowbook/cowbook/engine"
+	"github.com/cowbook/cowbook/internal/prefetch"
 )
 
 // ownerTable maps each resting order (symbol, order id) to the client id
@@ -204,7 +206,12 @@ func ownerOps(e *engine.Engine, cmd *engine.Command, cid uint64, events []engine
 
 // run makes the changes ops, in order.
 func (t *ownerTable) run(ops []ownerOp) {
+	const ahead = 8 // the table is as large as the book: overlap its misses
 	for i := range ops {
+		if j := i + ahead; j < len(ops) {
+			off := ownerHeader + (ownerHash(ops[j].sym, ops[j].id)&t.mask)*ownerEntry
+			prefetch.Line(unsafe.Pointer(&t.mem[off]))
+		}
 		if op := &ops[i]; op.cid != 0 {
 			t.put(op.sym, op.id, op.cid)
 		} else {

@@ -235,8 +235,24 @@ func (n *Node) replay() error {
 		defer close(exited)
 		readBatches(r, batches, free, stop)
 	}()
+	d0, d1, d2 := engine.PrefetchDistance[0], engine.PrefetchDistance[1], engine.PrefetchDistance[2]
 	for b := range batches {
+		// The book is cold and much larger than the cache: ask for each
+		// command's lines a few commands ahead (engine.Prefetch), so that
+		// their misses overlap instead of following one another.
+		for i := 0; i < min(d0, len(b.recs)); i++ {
+			n.eng.Prefetch(&b.recs[i].cmd, 0)
+		}
 		for i := range b.recs {
+			if j := i + d0; j < len(b.recs) {
+				n.eng.Prefetch(&b.recs[j].cmd, 0)
+			}
+			if j := i + d1; j < len(b.recs) {
+				n.eng.Prefetch(&b.recs[j].cmd, 1)
+			}
+			if j := i + d2; j < len(b.recs) {
+				n.eng.Prefetch(&b.recs[j].cmd, 2)
+			}
 			rec := &b.recs[i]
 			want := n.eng.LastSeq() + 1
 			if rec.seq != want {
