@@ -17,6 +17,7 @@ import (
 	"github.com/cowbook/cowbook/internal/placement"
 	"github.com/cowbook/cowbook/internal/vfs"
 	"github.com/cowbook/cowbook/mmapsnap"
+	"github.com/cowbook/cowbook/perf"
 	"github.com/cowbook/cowbook/walfile"
 )
 
@@ -56,6 +57,16 @@ type RecoveryBench struct {
 	GenesisRTOMs         float64 `json:"genesis_rto_ms"`
 	GenesisReplayMs      float64 `json:"genesis_replay_ms"`
 	Runs                 int     `json:"runs"`
+	// The fields above are for a tail of uniformly random activity over
+	// the whole book (cancels of any of its orders, new orders anywhere in
+	// a band of 180k ticks): nearly every command misses the cache, the
+	// worst case. These are for a tail of the standard workload (perf.Generate,
+	// `cowbook gen`) on a symbol of its own beside the same book: activity
+	// near a drifting mid, as on a trading day.
+	StandardTailRTOMs                float64 `json:"standard_tail_rto_ms"`
+	StandardTailReplayMs             float64 `json:"standard_tail_replay_ms"`
+	StandardTailValidateMs           float64 `json:"standard_tail_validate_ms"`
+	StandardTailReplayCommandsPerSec float64 `json:"standard_tail_replay_commands_per_sec"`
 }
 
 // BenchRecovery builds, in a new directory under dir, the data of a node
@@ -68,45 +79,43 @@ type RecoveryBench struct {
 // place, as `cowbook serve` places it (engine thread, log writer, mlock).
 func BenchRecovery(dir string, orders, tail, runs int, logOpts walfile.Options, place placement.Options) (RecoveryBench, error) {
 	res := RecoveryBench{Orders: orders, TailCommands: tail, Runs: runs}
-	data, err := os.MkdirTemp(dir, "bench-recovery-")
+	opts := Options{Log: logOpts, SnapshotInterval: -1, NoFinalSnapshot: true, Placement: place}
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	perSec := func(m Recovery) float64 {
+		if m.ReplayNs == 0 {
+			return 0
+		}
+		return float64(m.Replayed) / (float64(m.ReplayNs) / 1e9)
+	}
+	if tail > 0 {
+		data, _, err := benchData(dir, orders, tail, true, logOpts)
+		if err != nil {
+			return res, err
+		}
+		m, err := medianRecovery(data, opts, runs)
+		os.RemoveAll(data)
+		if err != nil {
+			return res, err
+		}
+		res.StandardTailRTOMs, res.StandardTailReplayMs, res.StandardTailValidateMs = ms(m.TotalNs), ms(m.ReplayNs), ms(m.ValidateNs)
+		res.StandardTailReplayCommandsPerSec = perSec(m)
+	}
+	data, size, err := benchData(dir, orders, tail, false, logOpts)
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(data)
-	man := Manifest{
-		MaxOrders: orders + tail + 1024, MaxSymbols: 4, MaxLevels: 200_001, LevelCapacity: 400_002,
-		DedupeClients: 64, DedupeWindow: 1024,
-		Symbols: []engine.SymbolSpec{{Symbol: engine.MustSymbol("BENCH"), Tick: 1, BandMin: 1, BandMax: 200_001}},
-	}
-	size, err := build(data, &man, orders, tail, logOpts)
-	if err != nil {
-		return res, err
-	}
 	res.ArenaBytes = size
 	if list, err := mmapsnap.List(filepath.Join(data, "snap"), mmapsnap.Options{}); err == nil && len(list) > 0 {
 		res.SnapshotFileBytes = list[0].FileBytes
 	}
-	opts := Options{Log: logOpts, SnapshotInterval: -1, NoFinalSnapshot: true, Placement: place}
-	var recs []Recovery
-	for i := 0; i < runs; i++ {
-		n, err := Open(data, opts)
-		if err != nil {
-			return res, err
-		}
-		recs = append(recs, n.Recovery())
-		n.Abandon()
+	m, err := medianRecovery(data, opts, runs)
+	if err != nil {
+		return res, err
 	}
-	sort.Slice(recs, func(i, j int) bool { return recs[i].TotalNs < recs[j].TotalNs })
-	m := recs[len(recs)/2]
-	if m.Source != "snapshot" {
-		return res, fmt.Errorf("bench: recovered from %s, not from the snapshot", m.Source)
-	}
-	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
 	res.SnapshotLoadMs, res.LogOpenMs, res.ReplayMs, res.ValidateMs, res.RTOMs = ms(m.SnapLoadNs), ms(m.LogOpenNs), ms(m.ReplayNs), ms(m.ValidateNs), ms(m.TotalNs)
 	res.RecoveryMs = res.RTOMs
-	if m.ReplayNs > 0 {
-		res.ReplayCommandsPerSec = float64(m.Replayed) / (float64(m.ReplayNs) / 1e9)
-	}
+	res.ReplayCommandsPerSec = perSec(m)
 	// Genesis: set the snapshots aside.
 	if err := os.Rename(filepath.Join(data, "snap"), filepath.Join(data, "snap.aside")); err != nil {
 		return res, err
@@ -124,9 +133,52 @@ func BenchRecovery(dir string, orders, tail, runs int, logOpts walfile.Options, 
 	return res, nil
 }
 
+// benchData builds, in a new directory under dir, a node's data: orders
+// resting orders on symbol BENCH in a snapshot, then tail commands in the
+// log, uniformly random over the book or, when standard is set, the
+// standard workload on a symbol of its own. It returns the directory and
+// the arena size.
+func benchData(dir string, orders, tail int, standard bool, logOpts walfile.Options) (string, int, error) {
+	data, err := os.MkdirTemp(dir, "bench-recovery-")
+	if err != nil {
+		return "", 0, err
+	}
+	man := Manifest{
+		MaxOrders: orders + tail + 1024, MaxSymbols: 4, MaxLevels: 200_001, LevelCapacity: 400_002 + perf.GenConfig(1).LevelCapacity,
+		DedupeClients: 64, DedupeWindow: 1024,
+		Symbols: []engine.SymbolSpec{{Symbol: engine.MustSymbol("BENCH"), Tick: 1, BandMin: 1, BandMax: 200_001}},
+	}
+	size, err := build(data, &man, orders, tail, standard, logOpts)
+	if err != nil {
+		os.RemoveAll(data)
+		return "", 0, err
+	}
+	return data, size, nil
+}
+
+// medianRecovery opens the node in data runs times and returns the
+// recovery of median RTO, which must have started from the snapshot.
+func medianRecovery(data string, opts Options, runs int) (Recovery, error) {
+	var recs []Recovery
+	for i := 0; i < max(runs, 1); i++ {
+		n, err := Open(data, opts)
+		if err != nil {
+			return Recovery{}, err
+		}
+		recs = append(recs, n.Recovery())
+		n.Abandon()
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].TotalNs < recs[j].TotalNs })
+	m := recs[len(recs)/2]
+	if m.Source != "snapshot" {
+		return m, fmt.Errorf("bench: recovered from %s, not from the snapshot", m.Source)
+	}
+	return m, nil
+}
+
 // build writes the manifest, the log and a snapshot after the resting
 // orders, then the tail, and returns the arena size.
-func build(data string, man *Manifest, orders, tail int, logOpts walfile.Options) (int, error) {
+func build(data string, man *Manifest, orders, tail int, standard bool, logOpts walfile.Options) (int, error) {
 	if err := writeManifest(vfs.OS, data, man); err != nil {
 		return 0, err
 	}
@@ -221,6 +273,21 @@ func build(data string, man *Manifest, orders, tail int, logOpts walfile.Options
 	if _, err := mmapsnap.Write(filepath.Join(data, "snap"), mmapsnap.Meta{Seq: e.LastSeq(), LayoutVersion: engine.LayoutVersion, ArenaSize: uint64(len(arena))},
 		bytesReader(arena), mmapsnap.Options{}); err != nil {
 		return 0, err
+	}
+	if standard {
+		i := 0
+		err := perf.Generate(perf.GenOptions{Ops: tail, Seed: 1}, func(c *engine.Command) error {
+			i++
+			cid := uint64(1 + i%man.DedupeClients)
+			if c.Kind == engine.CmdDefineSymbol {
+				cid = 0
+			}
+			return apply(c, cid)
+		})
+		if err != nil {
+			return 0, err
+		}
+		tail = 0
 	}
 	for i := 0; i < tail; i++ {
 		var c *engine.Command
