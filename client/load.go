@@ -20,8 +20,15 @@ type LoadOptions struct {
 	// Rate is the total requests per second, spread evenly over the
 	// connections; 0 runs a closed loop (a new request as soon as the
 	// window allows). With a rate, latency is measured from each request's
-	// scheduled time, so a stalled server is not hidden (no coordinated
-	// omission).
+	// scheduled time, or from when the sender woke up to send it if that
+	// was later: a sender held back by the server (a full window, a
+	// blocked write) counts against the server, so a stall is not hidden
+	// (no coordinated omission), but the sender's own timer is not. Go
+	// rounds a sleep shorter than a millisecond up to about one when the
+	// process is otherwise idle (golang/go#44343), so a paced sender wakes
+	// up to a millisecond late and sends what is due in a burst; that
+	// lateness is LoadResult.SenderLate, and latency from the schedule
+	// alone is LoadResult.FromSchedule.
 	Rate int
 	// Duration of the run. Default 10 s.
 	Duration time.Duration
@@ -42,6 +49,10 @@ type LoadResult struct {
 	Seconds   float64         // wall time from the first send to the last outcome
 	Latency   *perf.Histogram // request-to-outcome latency, every outcome, ns
 	AckedRate float64         // Acked / Seconds
+	// With a rate only: latency from each request's scheduled time, and
+	// how late the sender's timer woke up for it (see LoadOptions.Rate).
+	FromSchedule *perf.Histogram
+	SenderLate   *perf.Histogram
 }
 
 // Load drives a gateway with opts.Conns connections for opts.Duration and
@@ -84,7 +95,7 @@ func Load(ctx context.Context, addr string, opts LoadOptions) (LoadResult, error
 	}
 	type connResult struct {
 		sent, acked, rejected uint64
-		hist                  *perf.Histogram
+		hist                  connHists
 		err                   error
 	}
 	results := make([]connResult, opts.Conns)
@@ -96,18 +107,25 @@ func Load(ctx context.Context, addr string, opts LoadOptions) (LoadResult, error
 		go func() {
 			defer wg.Done()
 			r := &results[k]
-			r.hist = perf.NewHistogram()
+			r.hist = connHists{perf.NewHistogram(), perf.NewHistogram(), perf.NewHistogram()}
 			r.sent, r.acked, r.rejected, r.err = drive(ctx, c, k, opts, interval, start, deadline, r.hist)
 		}()
 	}
 	wg.Wait()
 	res := LoadResult{Latency: perf.NewHistogram(), Seconds: time.Since(start).Seconds()}
+	if interval > 0 {
+		res.FromSchedule, res.SenderLate = perf.NewHistogram(), perf.NewHistogram()
+	}
 	var firstErr error
 	for _, r := range results {
 		res.Requests += r.sent
 		res.Acked += r.acked
 		res.Rejected += r.rejected
-		res.Latency.Merge(r.hist)
+		res.Latency.Merge(r.hist.latency)
+		if interval > 0 {
+			res.FromSchedule.Merge(r.hist.fromSchedule)
+			res.SenderLate.Merge(r.hist.senderLate)
+		}
 		if r.err != nil && firstErr == nil {
 			firstErr = r.err
 		}
@@ -118,26 +136,34 @@ func Load(ctx context.Context, addr string, opts LoadOptions) (LoadResult, error
 	return res, firstErr
 }
 
+// connHists are one connection's histograms (see LoadResult).
+type connHists struct{ latency, fromSchedule, senderLate *perf.Histogram }
+
 // drive runs one connection: a sender paced by interval (or by the window
 // alone) and this goroutine collecting outcomes. Send times live in a ring
 // indexed by request id: ids are consecutive on one connection, at most
 // Window are in flight and at most Window outcomes wait in done, so a ring
 // of 4 × Window slots is never overwritten before it is read.
 func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval time.Duration,
-	start, deadline time.Time, h *perf.Histogram) (sent, acked, rejected uint64, err error) {
-	sentAt := make([]atomic.Int64, 4*opts.Window) // ns since start
+	start, deadline time.Time, h connHists) (sent, acked, rejected uint64, err error) {
+	// Per request, ns since start: when latency counts from, and the
+	// scheduled time.
+	sentAt := make([]atomic.Int64, 4*opts.Window)
+	schedAt := make([]atomic.Int64, 4*opts.Window)
 	done := make(chan Result, opts.Window)
 	senderDone := make(chan uint64, 1)
 	var senderErr error
 	go func() {
 		var n uint64
 		defer func() { senderDone <- n }()
+		woke := start // when the sender last came back from a sleep
 		for i := uint64(0); ; i++ {
 			var at time.Time
 			if interval > 0 {
 				at = start.Add(time.Duration(i) * interval)
 				if d := time.Until(at); d > 0 {
 					time.Sleep(d)
+					woke = time.Now()
 				}
 			}
 			now := time.Now()
@@ -147,10 +173,19 @@ func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval 
 			if interval == 0 {
 				at = now
 			}
+			from := at
+			if woke.After(from) {
+				// Due while the sender slept past it: its timer's
+				// lateness, not the server's. Time the sender spends
+				// after waking (Submit waiting for the window) still
+				// counts.
+				from = woke
+			}
 			c.mu.Lock() // the id Submit will assign, so the time is in place first
 			id := c.nextReq + 1
 			c.mu.Unlock()
-			sentAt[id%uint64(len(sentAt))].Store(int64(at.Sub(start)))
+			sentAt[id%uint64(len(sentAt))].Store(int64(from.Sub(start)))
+			schedAt[id%uint64(len(schedAt))].Store(int64(at.Sub(start)))
 			if _, err := c.Submit(ctx, opts.Next(conn, i), done); err != nil {
 				if ctx.Err() == nil {
 					senderErr = err
@@ -167,7 +202,13 @@ func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval 
 		case r := <-done:
 			got++
 			now := int64(time.Since(start))
-			h.Record(now - sentAt[r.ReqID%uint64(len(sentAt))].Load())
+			from := sentAt[r.ReqID%uint64(len(sentAt))].Load()
+			h.latency.Record(now - from)
+			if interval > 0 {
+				sched := schedAt[r.ReqID%uint64(len(schedAt))].Load()
+				h.fromSchedule.Record(now - sched)
+				h.senderLate.Record(from - sched)
+			}
 			switch {
 			case r.Err != nil:
 				if err == nil {

@@ -315,20 +315,27 @@ func build(data string, man *Manifest, orders, tail int, standard bool, logOpts 
 
 // E2EBench is the result of BenchE2E (`cowbook bench e2e`).
 type E2EBench struct {
-	Dir                     string  `json:"dir"`
-	FloorFdatasyncP50Us     float64 `json:"floor_fdatasync_p50_us"`
-	FloorFdatasyncP99Us     float64 `json:"floor_fdatasync_p99_us"`
-	ModerateRatePerSec      int     `json:"moderate_rate_per_sec"`
-	ModerateAckedPerSec     float64 `json:"moderate_acked_orders_per_sec"`
-	ModerateAckP50Us        float64 `json:"moderate_ack_p50_us"`
-	ModerateAckP99Us        float64 `json:"moderate_ack_p99_us"`
-	ModerateAckP999Us       float64 `json:"moderate_ack_p999_us"`
-	AckP50FloorRatio        float64 `json:"ack_p50_floor_ratio"`
-	ClosedConns             int     `json:"closed_conns"`
-	ClosedAckedOrdersPerSec float64 `json:"closed_acked_orders_per_sec"`
-	ClosedAckP50Us          float64 `json:"closed_ack_p50_us"`
-	ClosedAckP99Us          float64 `json:"closed_ack_p99_us"`
-	ClosedAckP999Us         float64 `json:"closed_ack_p999_us"`
+	Dir                 string  `json:"dir"`
+	FloorFdatasyncP50Us float64 `json:"floor_fdatasync_p50_us"`
+	FloorFdatasyncP99Us float64 `json:"floor_fdatasync_p99_us"`
+	ModerateRatePerSec  int     `json:"moderate_rate_per_sec"`
+	ModerateAckedPerSec float64 `json:"moderate_acked_orders_per_sec"`
+	ModerateAckP50Us    float64 `json:"moderate_ack_p50_us"`
+	ModerateAckP99Us    float64 `json:"moderate_ack_p99_us"`
+	ModerateAckP999Us   float64 `json:"moderate_ack_p999_us"`
+	AckP50FloorRatio    float64 `json:"ack_p50_floor_ratio"`
+	// Latency from the scheduled send time alone, and how late the load
+	// generator's timer woke up (client.LoadOptions.Rate says why the
+	// ack figures above leave that lateness out).
+	ModerateAckFromScheduleP50Us float64 `json:"moderate_ack_from_schedule_p50_us"`
+	ModerateAckFromScheduleP99Us float64 `json:"moderate_ack_from_schedule_p99_us"`
+	ModerateSenderLateP50Us      float64 `json:"moderate_sender_late_p50_us"`
+	ModerateSenderLateP99Us      float64 `json:"moderate_sender_late_p99_us"`
+	ClosedConns                  int     `json:"closed_conns"`
+	ClosedAckedOrdersPerSec      float64 `json:"closed_acked_orders_per_sec"`
+	ClosedAckP50Us               float64 `json:"closed_ack_p50_us"`
+	ClosedAckP99Us               float64 `json:"closed_ack_p99_us"`
+	ClosedAckP999Us              float64 `json:"closed_ack_p999_us"`
 	// The node's own sampled view of the moderate phase: log append to
 	// durable, and request taken from the gateway to outcome released.
 	NodeModerateCommitP50Us float64 `json:"node_moderate_commit_p50_us"`
@@ -403,6 +410,9 @@ func BenchE2E(cfg E2EConfig) (E2EBench, error) {
 	if res.FloorFdatasyncP50Us > 0 {
 		res.AckP50FloorRatio = res.ModerateAckP50Us / res.FloorFdatasyncP50Us
 	}
+	hus := func(h *perf.Histogram, q float64) float64 { return float64(h.Quantile(q)) / 1e3 }
+	res.ModerateAckFromScheduleP50Us, res.ModerateAckFromScheduleP99Us = hus(mod.FromSchedule, 0.5), hus(mod.FromSchedule, 0.99)
+	res.ModerateSenderLateP50Us, res.ModerateSenderLateP99Us = hus(mod.SenderLate, 0.5), hus(mod.SenderLate, 0.99)
 	closed, err := run(cfg.Conns, cfg.Window, 0, 2<<20)
 	if err != nil {
 		return res, err

@@ -41,6 +41,8 @@ func benchE2ECommand() *cli.Command {
 			fmt.Fprintf(w, "floor: 4 KiB pwrite+fdatasync p50 %.1f µs  p99 %.1f µs\n", res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us)
 			fmt.Fprintf(w, "moderate, %d req/s: ack p50 %.1f µs (%.2f × floor)  p99 %.1f µs  p99.9 %.1f µs\n",
 				res.ModerateRatePerSec, res.ModerateAckP50Us, res.AckP50FloorRatio, res.ModerateAckP99Us, res.ModerateAckP999Us)
+			fmt.Fprintf(w, "  from the scheduled send time: p50 %.1f µs  p99 %.1f µs (the load generator's timer woke p50 %.1f µs, p99 %.1f µs late)\n",
+				res.ModerateAckFromScheduleP50Us, res.ModerateAckFromScheduleP99Us, res.ModerateSenderLateP50Us, res.ModerateSenderLateP99Us)
 			fmt.Fprintf(w, "closed loop, %d conns: %.0f acked orders/s  ack p50 %.1f µs  p99 %.1f µs  p99.9 %.1f µs\n",
 				res.ClosedConns, res.ClosedAckedOrdersPerSec, res.ClosedAckP50Us, res.ClosedAckP99Us, res.ClosedAckP999Us)
 			return nil

@@ -7,6 +7,7 @@ import (
 	"github.com/cowbook/cowbook/client"
 	"github.com/cowbook/cowbook/gateway/wire"
 	"github.com/cowbook/cowbook/node"
+	"github.com/cowbook/cowbook/perf"
 	"github.com/urfave/cli/v2"
 )
 
@@ -23,6 +24,12 @@ type loadJSON struct {
 	AckP99Us          float64 `json:"ack_p99_us"`
 	AckP999Us         float64 `json:"ack_p999_us"`
 	AckMaxUs          float64 `json:"ack_max_us"`
+	// With --rate: latency from the scheduled send time alone, and the
+	// lateness of the sender's timer (client.LoadOptions.Rate).
+	AckFromScheduleP50Us float64 `json:"ack_from_schedule_p50_us,omitempty"`
+	AckFromScheduleP99Us float64 `json:"ack_from_schedule_p99_us,omitempty"`
+	SenderLateP50Us      float64 `json:"sender_late_p50_us,omitempty"`
+	SenderLateP99Us      float64 `json:"sender_late_p99_us,omitempty"`
 }
 
 func loadCommand() *cli.Command {
@@ -48,6 +55,10 @@ func loadCommand() *cli.Command {
 			}
 			fmt.Fprintf(c.App.Writer, "%d conns, %.1f s: %d requests, %d acked, %d rejected: %.0f acked orders/s; ack latency p50 %.1f µs, p99 %.1f µs, p99.9 %.1f µs, max %.1f µs\n",
 				out.Conns, out.Seconds, out.Requests, out.Acked, out.Rejected, out.AckedOrdersPerSec, out.AckP50Us, out.AckP99Us, out.AckP999Us, out.AckMaxUs)
+			if out.Rate > 0 {
+				fmt.Fprintf(c.App.Writer, "from the scheduled send time: p50 %.1f µs, p99 %.1f µs (the sender's timer woke p50 %.1f µs, p99 %.1f µs late)\n",
+					out.AckFromScheduleP50Us, out.AckFromScheduleP99Us, out.SenderLateP50Us, out.SenderLateP99Us)
+			}
 			return nil
 		},
 	}
@@ -71,7 +82,13 @@ func runLoad(c *cli.Context) (loadJSON, error) {
 		return loadJSON{}, err
 	}
 	us := func(q float64) float64 { return float64(res.Latency.Quantile(q)) / 1e3 }
-	return loadJSON{Conns: conns, Rate: opts.Rate, Seconds: res.Seconds, Requests: res.Requests, Acked: res.Acked,
+	out := loadJSON{Conns: conns, Rate: opts.Rate, Seconds: res.Seconds, Requests: res.Requests, Acked: res.Acked,
 		Rejected: res.Rejected, AckedOrdersPerSec: res.AckedRate, AckP50Us: us(0.5), AckP99Us: us(0.99),
-		AckP999Us: us(0.999), AckMaxUs: float64(res.Latency.Max()) / 1e3}, nil
+		AckP999Us: us(0.999), AckMaxUs: float64(res.Latency.Max()) / 1e3}
+	if res.FromSchedule != nil {
+		hus := func(h *perf.Histogram, q float64) float64 { return float64(h.Quantile(q)) / 1e3 }
+		out.AckFromScheduleP50Us, out.AckFromScheduleP99Us = hus(res.FromSchedule, 0.5), hus(res.FromSchedule, 0.99)
+		out.SenderLateP50Us, out.SenderLateP99Us = hus(res.SenderLate, 0.5), hus(res.SenderLate, 0.99)
+	}
+	return out, nil
 }
