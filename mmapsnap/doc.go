@@ -121,9 +121,11 @@
 // own checksums.
 //
 // The default block size is 256 KiB: a block's output and its compressed
-// input stay in a core's L2 cache, so the raw hash that follows
-// decompression reads from cache. LZ4's window is 64 KiB, so larger blocks
-// barely improve the ratio.
+// input stay in a core's L2 cache (512 KiB), so the stored CRC and the raw
+// hash that follow decompression read from cache. The reader takes the block
+// size from the header, so the writer may choose any size in [MinBlockSize,
+// MaxBlockSize]. LZ4's window is 64 KiB, so larger blocks barely improve the
+// ratio.
 //
 // # Publishing
 //
