@@ -3,6 +3,7 @@ package mmapsnap
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -151,4 +152,121 @@ func threadCPUTime() time.Duration {
 	var ru unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLoadReadPaths compares ways for one core to get the file's bytes
+// to the decoder, each doing Load's whole per-block work (decompress, stored
+// CRC, raw hash) on 256 KiB blocks, each paying its own setup: the mapping
+// faulted in on demand (Load), the mapping populated up front by
+// MADV_POPULATE_READ or MAP_POPULATE, and pread of up to 512 KiB of whole
+// blocks at a time into one reused buffer (no mapping; the kernel copies).
+// "floor" decompresses the same blocks from a heap copy of the file, with
+// no checks, as the snapshot-file benchmark's floor does.
+func BenchmarkLoadReadPaths(b *testing.B) {
+	img := make([]byte, 64<<20)
+	for i := 0; i < len(img)*4/10; i += 64 {
+		for j := 0; j < 64; j += 8 {
+			v := uint64(i)*0x9E3779B97F4A7C15>>40 + uint64(j)
+			img[i+j] = byte(v)
+			img[i+j+1] = byte(v >> 8)
+			img[i+j+2] = byte(j)
+		}
+	}
+	dir := b.TempDir()
+	in, err := Write(dir, Meta{Seq: 1, ArenaSize: uint64(len(img))}, bytes.NewReader(img), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	file, err := os.ReadFile(in.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := parse(sliceReadAt(file), int64(len(file)), in.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := bytes.Clone(img) // pre-faulted
+	bs := int64(l.blockSize)
+	bench := func(name string, f func() error) {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(img)))
+			b.ReportAllocs()
+			defer cpuMetric(b, len(img))()
+			for b.Loop() {
+				if err := f(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	bench("floor", func() error {
+		for i, e := range l.blocks {
+			p := file[l.offsets[i] : l.offsets[i]+int64(e.stored)]
+			if _, err := lz4.UncompressBlock(p, dst[int64(i)*bs:int64(i)*bs+int64(e.raw)]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	bench("mmap-on-demand", func() error {
+		_, err := Load(in.Path, dst, Options{Workers: 1})
+		return err
+	})
+	mapped := func(flags int, advice int) func() error {
+		return func() error {
+			f, err := os.Open(in.Path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			m, err := unix.Mmap(int(f.Fd()), 0, len(file), unix.PROT_READ, unix.MAP_SHARED|flags)
+			if err != nil {
+				return err
+			}
+			defer unix.Munmap(m)
+			if advice >= 0 {
+				if err := unix.Madvise(m, advice); err != nil {
+					return err
+				}
+			}
+			l, err := parse(sliceReadAt(m), int64(len(m)), in.Path)
+			if err != nil {
+				return err
+			}
+			return l.decodeBlocks(m, in.Path, 1, true, func(_, i int) []byte {
+				return dst[int64(i)*bs : int64(i)*bs+int64(l.blocks[i].raw)]
+			})
+		}
+	}
+	bench("mmap-populate-read", mapped(0, unix.MADV_POPULATE_READ))
+	bench("mmap-map-populate", mapped(unix.MAP_POPULATE, -1))
+	buf := make([]byte, 512<<10+bs)
+	bench("pread", func() error {
+		f, err := os.Open(in.Path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		ent := int64(entryLen(l.formatVersion))
+		for i := 0; i < len(l.blocks); {
+			start, end, j := l.offsets[i]-ent, int64(0), i
+			for ; j < len(l.blocks) && (j == i || l.offsets[j]+int64(l.blocks[j].stored)-start <= 512<<10); j++ {
+				end = l.offsets[j] + int64(l.blocks[j].stored)
+			}
+			chunk := buf[:end-start]
+			if _, err := f.ReadAt(chunk, start); err != nil {
+				return err
+			}
+			for k := i; k < j; k++ {
+				e := l.blocks[k]
+				p := chunk[l.offsets[k]-start : l.offsets[k]-start+int64(e.stored)]
+				out := dst[int64(k)*bs : int64(k)*bs+int64(e.raw)]
+				if _, err := lz4.UncompressBlock(p, out); err != nil || crc(p) != e.storedCRC || rawSum(wireVersion, out) != e.rawSum {
+					return fmt.Errorf("block %d: %v", k, err)
+				}
+			}
+			i = j
+		}
+		return nil
+	})
 }
