@@ -3,13 +3,17 @@ package mmapsnap_test
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
+	"os"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/cowbook/cowbook/perf"
 	"github.com/pierrec/lz4/v4"
+	"github.com/zeebo/xxh3"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,5 +130,110 @@ func BenchmarkRawLZ4Decompress(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkLoadCheckOrder measures, on one core, each way of checking a
+// block against raw LZ4 decompression of the same blocks (the floor of
+// `cowbook bench snapshot-file`), interleaved: each iteration runs the floor
+// and then one variant, for every variant, and the reported metrics are
+// medians of the per-iteration ratios (variant speed over floor speed) in
+// the thread's CPU time, which a busy machine's other load disturbs least.
+// crc-first checks a block's stored CRC before decompressing it (format 2's
+// first loader), crc-after right after (Load's order), both then hash the
+// output, on a mapping faulted in once; Load and Load-skip-raw are the
+// whole Load (mapping, faults, unmapping included) with and without the raw
+// hash. The image is the benchmark's 256 MiB arena, so that the compressed
+// file (≈ 49 MiB) does not stay in L3 between runs. Run with -benchtime 15x
+// or more.
+func BenchmarkLoadCheckOrder(b *testing.B) {
+	img := make([]byte, 256<<20)
+	perf.ArenaImage(img, 1)
+	in, err := mmapsnap.Write(b.TempDir(), mmapsnap.Meta{Seq: 1, ArenaSize: uint64(len(img))}, bytes.NewReader(img), mmapsnap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, blocks, err := mmapsnap.Inspect(in.Path, mmapsnap.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Open(in.Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	data, err := unix.Mmap(int(f.Fd()), 0, int(in.FileBytes), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Munmap(data)
+	heap := bytes.Clone(data) // the floor's compressed blocks, off the mapping
+	dst := bytes.Clone(img)   // pre-faulted
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	bs := in.BlockSize
+	out := func(i int) []byte { return dst[i*bs : i*bs+int(blocks[i].RawBytes)] }
+	payload := func(file []byte, i int) []byte {
+		return file[blocks[i].Offset : blocks[i].Offset+int64(blocks[i].StoredBytes)]
+	}
+	checked := func(crcFirst bool) func() error {
+		return func() error {
+			for i, blk := range blocks {
+				p := payload(data, i)
+				if crcFirst && crc32.Checksum(p, tab) != blk.StoredCRC {
+					return fmt.Errorf("block %d: stored CRC", i)
+				}
+				if _, err := lz4.UncompressBlock(p, out(i)); err != nil {
+					return err
+				}
+				if !crcFirst && crc32.Checksum(p, tab) != blk.StoredCRC {
+					return fmt.Errorf("block %d: stored CRC", i)
+				}
+				if xxh3.Hash(out(i)) != blk.RawCRC {
+					return fmt.Errorf("block %d: raw hash", i)
+				}
+			}
+			return nil
+		}
+	}
+	floor := func() error {
+		for i := range blocks {
+			if _, err := lz4.UncompressBlock(payload(heap, i), out(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	variants := []struct {
+		name string
+		f    func() error
+	}{
+		{"crc-first", checked(true)},
+		{"crc-after", checked(false)},
+		{"Load", func() error { _, err := mmapsnap.Load(in.Path, dst, mmapsnap.Options{Workers: 1}); return err }},
+		{"Load-skip-raw", func() error {
+			_, err := mmapsnap.Load(in.Path, dst, mmapsnap.Options{Workers: 1, SkipRawCRC: true})
+			return err
+		}},
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu := func(f func() error) float64 {
+		t0 := threadCPU()
+		if err := f(); err != nil {
+			b.Fatal(err)
+		}
+		return (threadCPU() - t0).Seconds()
+	}
+	ratios := make([][]float64, len(variants))
+	b.SetBytes(int64(len(img)) * int64(2*len(variants)))
+	for b.Loop() {
+		for k, v := range variants {
+			fl := cpu(floor)
+			ratios[k] = append(ratios[k], fl/cpu(v.f))
+		}
+	}
+	for k, v := range variants {
+		slices.Sort(ratios[k])
+		b.ReportMetric(ratios[k][len(ratios[k])/2], v.name+"/floor")
 	}
 }
