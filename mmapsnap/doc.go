@@ -158,14 +158,15 @@
 // the payload into the destination, then CRC the payload (now in L1/L2),
 // then hash the output (in L2). The stored CRC follows the decoder rather
 // than preceding it because the decoder reads the payload from memory
-// anyway and overlaps those cache misses with its work, while a CRC in front
-// would pay them alone (≈ 4% of one-core load time, BENCHMARKS.md). So the
-// decoder does see a damaged payload: it is bounds-checked on any input
-// (the fuzz test feeds it such payloads) and writes only into the block's
-// own slice of the destination, and the block then fails its CRC with
-// ErrChecksum whatever the decoder made of it.
+// anyway and overlaps those cache misses with its work, while a CRC in
+// front would pay them alone (≈ 5% of raw LZ4 speed on one core, see
+// BENCHMARKS.md). So the decoder does see a damaged payload: it is
+// bounds-checked on any input (the bit-flip and fuzz tests feed it such
+// payloads) and writes only into the block's own slice of the destination,
+// and the block then fails its CRC with ErrChecksum whatever the decoder
+// made of it.
 //
-// The raw hash costs a few percent of one-core load time (see
+// The raw hash costs ≈ 10% of raw LZ4 speed on one core (see
 // BENCHMARKS.md). Options.SkipRawCRC drops it: every byte of the file is
 // still covered by a CRC checked before Load returns, so damage to the file is
 // still always detected; only a fault in decompression or memory would go

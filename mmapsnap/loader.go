@@ -206,7 +206,7 @@ func (l *layout) decodeBlocks(data []byte, path string, workers int, rawCheck bo
 // and writes only into out (capped here), which is the caller's to discard on
 // error. The CRC then reads the payload from L1/L2, and the raw checksum
 // reads out from L2, both right behind the decoder (measured in
-// BENCHMARKS.md: ≈ 4% of one-core load time against CRC-then-decompress). A
+// BENCHMARKS.md: ≈ 5% of raw LZ4 speed on one core, against CRC first). A
 // block whose payload fails its CRC is reported as ErrChecksum whatever the
 // decoder made of it, so every damaged byte still fails Load and Verify.
 func (l *layout) decodeBlock(data []byte, path string, i int, rawCheck bool, out []byte) error {
