@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cowbook/cowbook/internal/vfs"
@@ -120,6 +121,21 @@ func TestDecoderErrors(t *testing.T) {
 		return b
 	}
 	edit := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), file...)) }
+	// The last block's header and payload: blocks lie back to back from
+	// offset 64, each a 20-byte header and its stored bytes.
+	hdr := uint64(64)
+	for i := uint64(0); i < last; i++ {
+		hdr += 20 + uint64(le.Uint32(file[idx+i*20:]))
+	}
+	pay, n := hdr+20, uint64(le.Uint32(file[hdr:]))
+	// garble overwrites the last block's payload with bytes LZ4 cannot
+	// decode (a literal run longer than the block).
+	garble := func(b []byte) []byte {
+		for i := pay; i < pay+n; i++ {
+			b[i] = 0xff
+		}
+		return b
+	}
 	cases := []struct {
 		name string
 		file []byte
@@ -141,6 +157,16 @@ func TestDecoderErrors(t *testing.T) {
 		{"stored length in index", edit(func(b []byte) []byte { le.PutUint32(b[idx:], le.Uint32(b[idx:])+1); return refix(b) }), mmapsnap.ErrInvalid},
 		{"raw length in index", edit(func(b []byte) []byte { le.PutUint32(b[idx+4:], 1); return refix(b) }), mmapsnap.ErrInvalid},
 		{"index disagrees with block header", edit(func(b []byte) []byte { b[idx+last*20+8] ^= 1; return refix(b) }), mmapsnap.ErrChecksum},
+		{"compressed payload", edit(func(b []byte) []byte { b[pay+n/2] ^= 4; return b }), mmapsnap.ErrChecksum},
+		// The CRC runs after the decoder; a payload it rejects is still a
+		// checksum mismatch, not a format error.
+		{"undecodable payload", edit(garble), mmapsnap.ErrChecksum},
+		{"undecodable payload with its CRC", edit(func(b []byte) []byte {
+			c := crc32.Checksum(garble(b)[pay:pay+n], tab)
+			le.PutUint32(b[hdr+8:], c)
+			le.PutUint32(b[idx+last*20+8:], c)
+			return refix(b)
+		}), mmapsnap.ErrInvalid},
 		{"reserved header bytes", edit(func(b []byte) []byte { b[50] = 1; return refix(b) }), mmapsnap.ErrInvalid},
 	}
 	for _, c := range cases {
@@ -152,7 +178,7 @@ func TestDecoderErrors(t *testing.T) {
 			m := newMemDir(t, "/c")
 			putFile(t, m, "/c/f.snap", c.file)
 			_, _, err := mmapsnap.Inspect("/c/f.snap", mmapsnap.Options{FS: m})
-			if blockLevel := c.name == "index disagrees with block header"; blockLevel != (err == nil) || !blockLevel && !errors.Is(err, c.want) {
+			if blockLevel := c.name == "index disagrees with block header" || strings.Contains(c.name, "payload"); blockLevel != (err == nil) || !blockLevel && !errors.Is(err, c.want) {
 				// Inspect reads no block, so it sees all but block-level damage.
 				t.Fatalf("Inspect %v; want %v", err, c.want)
 			}

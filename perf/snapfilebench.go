@@ -62,8 +62,9 @@ type SnapFileResult struct {
 	// XXH3-64 of the uncompressed bytes).
 	LoadBytesPerSec      float64 `json:"load_bytes_per_sec"`
 	LoadBytesPerSec1Core float64 `json:"load_bytes_per_sec_1core"`
-	// With Options.SkipRawCRC: only the CRCs of the file's bytes, checked
-	// before decompression, one core (no raw checksum).
+	// With Options.SkipRawCRC: only the CRCs of the file's bytes, each
+	// checked right after its block is decompressed, one core (no raw
+	// checksum).
 	LoadSkipRawCRCBytesPerSec1Core float64 `json:"load_skip_raw_crc_bytes_per_sec_1core"`
 
 	// Floors measured in the same run, one core each.
