@@ -84,7 +84,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.SetBytes(64)
 	b.ReportAllocs()
 	for i := range b.N {
-		encodeRecord(buf, uint64(i+1), 0, 1, p)
+		encodeRecord(buf, uint64(i+1), 0, 1, p, testKey)
 	}
 }
 

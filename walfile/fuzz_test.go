@@ -12,14 +12,14 @@ import (
 func FuzzDecode(f *testing.F) {
 	buf := make([]byte, 256)
 	for _, p := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte{0xab}, 40), make([]byte, 64)} {
-		n := encodeRecord(buf, 42, 3, 7, p)
+		n := encodeRecord(buf, 42, 3, 7, p, testKey)
 		f.Add(append([]byte(nil), buf[:n]...))
 		f.Add(append([]byte(nil), buf[:n-1]...))
 	}
 	f.Add(make([]byte, RecordHeaderLen))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := decodeRecord(b)
+		d, err := decodeRecord(b, testKey)
 		if err != nil {
 			return
 		}
@@ -27,7 +27,7 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("decoded size %d of %d bytes", d.size, len(b))
 		}
 		out := make([]byte, d.size)
-		encodeRecord(out, d.Seq, d.batch, d.Type, d.Payload)
+		encodeRecord(out, d.Seq, d.batch, d.Type, d.Payload, testKey)
 		if !bytes.Equal(out, b[:d.size]) {
 			t.Fatalf("decoded %+v re-encodes to\n%x\nnot\n%x", d, out, b[:d.size])
 		}
@@ -41,7 +41,7 @@ func FuzzScanSegment(f *testing.F) {
 	buf := make([]byte, 512)
 	n := 0
 	for seq := uint64(1); seq <= 5; seq++ {
-		n += encodeRecord(buf[n:], seq, uint32(seq-1), 1, bytes.Repeat([]byte{byte(seq)}, int(seq*5)))
+		n += encodeRecord(buf[n:], seq, uint32(seq-1), 1, bytes.Repeat([]byte{byte(seq)}, int(seq*5)), testKey)
 	}
 	f.Add(append([]byte(nil), buf[:n]...))
 	f.Add(append([]byte(nil), buf[:n+40]...))
@@ -50,7 +50,7 @@ func FuzzScanSegment(f *testing.F) {
 	f.Add(g)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		seg := make([]byte, 4096+len(body))
-		encodeSegHeader(seg[:4096], 4096, 1)
+		encodeSegHeader(seg[:4096], 4096, 1, freshEpoch)
 		copy(seg[4096:], body)
 		h, err := decodeSegHeader(seg)
 		if err != nil {
@@ -64,7 +64,7 @@ func FuzzScanSegment(f *testing.F) {
 				return
 			}
 			if sp != nil {
-				classify(seg, sp)
+				classify(seg, sp, it.key)
 				if sp.off < 4096 || sp.off > int64(len(seg)) || sp.dataEnd < sp.off {
 					t.Fatalf("bad spot %+v", sp)
 				}

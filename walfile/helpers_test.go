@@ -13,6 +13,9 @@ import (
 
 const testDir = "/data/wal"
 
+// testKey is the key of a segment file's first life.
+var testKey = keyFor(freshEpoch)
+
 // newMemFS returns a MemFS whose /data exists durably.
 func newMemFS(t testing.TB) *vfs.MemFS {
 	t.Helper()

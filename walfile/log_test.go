@@ -11,15 +11,16 @@ import (
 )
 
 func TestRoundTripAcrossSegments(t *testing.T) {
-	n := 2_000_000
+	n, segSize, minSegs := 2_000_000, int64(256<<10), 100
 	if testing.Short() || raceEnabled {
 		// Under the race detector the writer keeps pace with the producer,
 		// so batches are tiny and MemFS copies the whole segment on every
 		// fdatasync: volume is for the plain run, concurrency for this one.
-		n = 30_000
+		// Smaller segments keep it crossing many boundaries.
+		n, segSize, minSegs = 30_000, 32<<10, 10
 	}
 	m := newMemFS(t)
-	opts := Options{FS: m, SegmentSize: 256 << 10, MaxBatch: 64 << 10}
+	opts := Options{FS: m, SegmentSize: segSize, MaxBatch: 64 << 10}
 	l, err := Open(testDir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +30,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs, _, _ := listSegments(m, testDir)
-	if len(segs) < 2 || (!raceEnabled && len(segs) < 100) {
+	if len(segs) < minSegs {
 		t.Fatalf("only %d segments: the test does not cross segment boundaries", len(segs))
 	}
 	// Reopen and continue.

@@ -189,7 +189,7 @@ func TestTornLastBatchAfterHole(t *testing.T) {
 		if f.first == 0 {
 			f.first = seq
 		}
-		f.n += encodeRecord(f.buf[f.n:], seq, uint32(seq-f.first), typeFor(seq), payloadFor(seq, buf[:]))
+		f.n += encodeRecord(f.buf[f.n:], seq, uint32(seq-f.first), typeFor(seq), payloadFor(seq, buf[:]), f.key)
 		f.last = seq
 		l.next++
 	}
