@@ -10,23 +10,32 @@ import (
 
 // crashRun runs a log over wrap(m) with a producer appending in rounds, and
 // crashes m at a point chosen by seed (torn: keep random sectors of the
-// unsynced writes). It returns an error describing any record reported
-// durable before the crash that is missing after reopening.
-func crashRun(t *testing.T, seed int64, torn bool, wrap func(vfs.FS) vfs.FS) error {
+// unsynced writes). With aged set (files from agedLog), the log starts from
+// them, with a full recycle pool, and truncates behind the writer every
+// round, so its segments are recycled files. It returns an error describing
+// any record reported durable before the crash that is missing after
+// reopening.
+func crashRun(t *testing.T, seed int64, torn bool, aged map[string][]byte, wrap func(vfs.FS) vfs.FS) error {
 	t.Helper()
+	recycle := aged != nil
 	m := newMemFS(t)
-	opts := Options{FS: m, SegmentSize: 16 << 10, MaxBatch: 2 << 10}
+	if recycle {
+		m = memFSWith(t, testDir, aged)
+	}
+	opts := Options{FS: m, SegmentSize: crashSegSize, MaxBatch: 2 << 10}
 	// Create the log over the real filesystem, so that the negative
 	// controls test what happens afterwards (appends, segment switches).
-	l, err := Open(testDir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
+	if !recycle {
+		l, err := Open(testDir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	opts.FS = wrap(m)
-	l, err = Open(testDir, opts)
+	l, err := Open(testDir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +57,11 @@ func crashRun(t *testing.T, seed int64, torn bool, wrap func(vfs.FS) vfs.FS) err
 				t.Fatal(err)
 			}
 		}
+		if recycle {
+			if err := l.TruncateBefore(l.DurableSeq() + 1); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if round == crashAfter {
 			// What is durable now must survive. Appends keep going while
 			// the crash image is taken.
@@ -59,10 +73,13 @@ func crashRun(t *testing.T, seed int64, torn bool, wrap func(vfs.FS) vfs.FS) err
 			crashed = m.Crash(co)
 		}
 	}
+	if recycle && l.Stats().SegmentsRecycled == 0 {
+		t.Fatalf("seed %d: no segment was recycled", seed)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ro := Options{FS: crashed, SegmentSize: 16 << 10, MaxBatch: 2 << 10}
+	ro := Options{FS: crashed, SegmentSize: crashSegSize, MaxBatch: 2 << 10}
 	l, err = Open(testDir, ro)
 	if err != nil {
 		return fmt.Errorf("seed %d: reopening after the crash: %v", seed, err)
@@ -70,7 +87,11 @@ func crashRun(t *testing.T, seed int64, torn bool, wrap func(vfs.FS) vfs.FS) err
 	if err := l.Close(); err != nil {
 		return err
 	}
-	got, err := readAll(crashed, testDir, 1)
+	segs, _, err := listSegments(crashed, testDir)
+	if err != nil || len(segs) == 0 {
+		return fmt.Errorf("seed %d: no segments after the crash: %v", seed, err)
+	}
+	got, err := readAll(crashed, testDir, segs[0].first)
 	if err != nil {
 		return fmt.Errorf("seed %d: reading after the crash: %v", seed, err)
 	}
@@ -78,6 +99,19 @@ func crashRun(t *testing.T, seed int64, torn bool, wrap func(vfs.FS) vfs.FS) err
 		return fmt.Errorf("seed %d: %d records were durable before the crash, %d survive", seed, durable, got)
 	}
 	return nil
+}
+
+const crashSegSize = 16 << 10
+
+// agedLog returns the files of a log aged by ageLog with the crash test's
+// options, or nil when recycle is false.
+func agedLog(t *testing.T, recycle bool) map[string][]byte {
+	if !recycle {
+		return nil
+	}
+	m := newMemFS(t)
+	ageLog(t, Options{FS: m, SegmentSize: crashSegSize, MaxBatch: 2 << 10})
+	return snapshotFiles(t, m, testDir)
 }
 
 func crashSeeds() int {
@@ -90,10 +124,13 @@ func crashSeeds() int {
 func noWrap(fs vfs.FS) vfs.FS { return fs }
 
 func TestCrashKeepsDurableRecords(t *testing.T) {
-	for _, torn := range []bool{false, true} {
-		for seed := range int64(crashSeeds()) {
-			if err := crashRun(t, seed, torn, noWrap); err != nil {
-				t.Fatalf("torn=%v: %v", torn, err)
+	for _, recycle := range []bool{false, true} {
+		aged := agedLog(t, recycle)
+		for _, torn := range []bool{false, true} {
+			for seed := range int64(crashSeeds()) {
+				if err := crashRun(t, seed, torn, aged, noWrap); err != nil {
+					t.Fatalf("recycle=%v torn=%v: %v", recycle, torn, err)
+				}
 			}
 		}
 	}
@@ -112,16 +149,19 @@ func TestCrashNegativeControlSkipSyncDir(t *testing.T) {
 }
 
 func negativeControl(t *testing.T, skip vfs.Op) {
-	for _, torn := range []bool{false, true} {
-		lost := 0
-		for seed := range int64(crashSeeds()) {
-			if err := crashRun(t, seed, torn, func(fs vfs.FS) vfs.FS { return vfs.SkipSync(fs, skip) }); err != nil {
-				lost++
+	for _, recycle := range []bool{false, true} {
+		aged := agedLog(t, recycle)
+		for _, torn := range []bool{false, true} {
+			lost := 0
+			for seed := range int64(crashSeeds()) {
+				if err := crashRun(t, seed, torn, aged, func(fs vfs.FS) vfs.FS { return vfs.SkipSync(fs, skip) }); err != nil {
+					lost++
+				}
 			}
+			if lost == 0 {
+				t.Fatalf("skipping %v, recycle=%v torn=%v: no run lost a durable record; the crash test cannot detect missing syncs", skip, recycle, torn)
+			}
+			t.Logf("skipping %v, recycle=%v torn=%v: %d of %d runs lost durable records", skip, recycle, torn, lost, crashSeeds())
 		}
-		if lost == 0 {
-			t.Fatalf("skipping %v, torn=%v: no run lost a durable record; the crash test cannot detect missing syncs", skip, torn)
-		}
-		t.Logf("skipping %v, torn=%v: %d of %d runs lost durable records", skip, torn, lost, crashSeeds())
 	}
 }

@@ -150,10 +150,11 @@ func memFSWith(t testing.TB, dir string, files map[string][]byte) *vfs.MemFS {
 func isCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
 
 // ageLog runs the log in testDir over opts until its current segment is a
-// recycled file that has only just started: rounds of appends, each synced,
-// with TruncateBefore dropping every segment behind the writer, so that the
-// recycle pool fills and every new segment reuses a file holding records of
-// an earlier life. It returns the first sequence left on disk.
+// recycled file that has only just started and the recycle pool holds at
+// least three more: rounds of appends, each synced, with TruncateBefore
+// dropping every segment behind the writer whenever there are six, so that
+// the pool fills and new segments reuse files holding records of earlier
+// lives. It returns the first sequence left on disk.
 func ageLog(t testing.TB, opts Options) (first uint64) {
 	t.Helper()
 	l, err := Open(testDir, opts)
@@ -168,12 +169,15 @@ func ageLog(t testing.TB, opts Options) (first uint64) {
 		if err := l.Sync(); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.TruncateBefore(l.DurableSeq() + 1); err != nil {
-			t.Fatal(err)
-		}
 		segs, _, err := listSegments(opts.FS, testDir)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(segs) >= 6 {
+			if err := l.TruncateBefore(l.DurableSeq() + 1); err != nil {
+				t.Fatal(err)
+			}
+			segs = segs[len(segs)-1:]
 		}
 		last := segs[len(segs)-1]
 		h, err := readSegHeader(opts.FS, last)
@@ -182,7 +186,7 @@ func ageLog(t testing.TB, opts Options) (first uint64) {
 		}
 		// Two reuses: the file then holds records of a life that was
 		// itself recycled.
-		if h.epoch > freshEpoch+1 && l.NextSeq()-last.first < 40 {
+		if h.epoch > freshEpoch+1 && l.NextSeq()-last.first < 40 && l.Stats().RecyclePool >= 3 {
 			first = segs[0].first
 			break
 		}
