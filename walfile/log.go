@@ -58,6 +58,10 @@ type Log struct {
 	notify    chan struct{}
 	batches   atomic.Uint64 // writes of batches
 	recycled  atomic.Uint64 // segments installed from the recycle pool
+	switches  atomic.Uint64 // segments installed by the writer
+	sealNs    atomic.Int64  // time spent sealing, writing and in fdatasync
+	writeNs   atomic.Int64
+	syncNs    atomic.Int64
 	syncs     atomic.Uint64 // fdatasyncs that made records durable
 	written   atomic.Uint64 // bytes written by batches
 
@@ -487,12 +491,21 @@ type Stats struct {
 	SegmentsRecycled uint64
 	// RecyclePool is the number of files in the recycle pool now.
 	RecyclePool int
+	// SegmentSwitches is the number of segments the log moved to.
+	SegmentSwitches uint64
+	// SealTime, WriteTime and SyncTime are the time the I/O workers spent
+	// in each role (checksumming batches; their pwrites, segment switches
+	// included; fdatasyncs). Divided by the elapsed time they say which
+	// stage bounds the log: each role is held by one worker at a time.
+	SealTime, WriteTime, SyncTime time.Duration
 }
 
 // Stats returns what the log wrote since Open.
 func (l *Log) Stats() Stats {
 	return Stats{Batches: l.batches.Load(), Syncs: l.syncs.Load(), WrittenBytes: l.written.Load(),
-		SegmentsReady: int(l.pipe.ready.Load()), SegmentsRecycled: l.recycled.Load(), RecyclePool: l.pipe.poolLen()}
+		SegmentsReady: int(l.pipe.ready.Load()), SegmentsRecycled: l.recycled.Load(), RecyclePool: l.pipe.poolLen(),
+		SegmentSwitches: l.switches.Load(), SealTime: time.Duration(l.sealNs.Load()),
+		WriteTime: time.Duration(l.writeNs.Load()), SyncTime: time.Duration(l.syncNs.Load())}
 }
 
 // Err returns the failure that made the log unusable (wrapping ErrFailed),
@@ -653,7 +666,9 @@ func (l *Log) syncOnce() {
 	l.syncing = true
 	upto, f, name := l.writtenSq, l.seg, l.segName
 	l.mu.Unlock()
+	t0 := time.Now()
 	err := f.Datasync()
+	l.syncNs.Add(int64(time.Since(t0)))
 	l.mu.Lock()
 	if err != nil {
 		l.syncing = false
@@ -718,9 +733,11 @@ func (l *Log) sealOnce() {
 	l.space.Broadcast()
 	durable := l.synced
 	l.mu.Unlock()
+	t0 := time.Now()
 	err := sealBatch(b.buf[b.carried:b.n], durable, b.key)
 	whole := b.n / l.bs * l.bs
 	copy(nb.buf[:b.n-whole], b.buf[whole:b.n])
+	l.sealNs.Add(int64(time.Since(t0)))
 	l.mu.Lock()
 	l.sealing = false
 	nb.carrying = false
@@ -758,7 +775,9 @@ func (l *Log) writeOnce() {
 		}
 	}
 	l.mu.Unlock()
+	t0 := time.Now()
 	err := l.writeBatch(b)
+	l.writeNs.Add(int64(time.Since(t0)))
 	if err == nil && l.opts.AfterWrite != nil {
 		// Written, not yet covered by an fdatasync: writtenSq is still
 		// below the batch, so no sync role can take it yet.
@@ -838,6 +857,7 @@ func (l *Log) roll(b *batch) error {
 		old.Close()
 		return fmt.Errorf("create segment %s: %w", segmentName(b.segFirst), err)
 	}
+	l.switches.Add(1)
 	if x.recycled {
 		l.recycled.Add(1)
 	}
