@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
@@ -413,5 +414,53 @@ func TestLiveReaderStopsAtDurable(t *testing.T) {
 	}
 	if n != 8 {
 		t.Fatalf("read %d records from 3 to 10", n)
+	}
+}
+
+// TestAfterWriteHook: the hook runs once a batch's write has returned and
+// before any fdatasync covers it. While it blocks, the record is in the file
+// but not durable (a crash then loses it), and the durable sequence does
+// not move.
+func TestAfterWriteHook(t *testing.T) {
+	m := newMemFS(t)
+	var armed atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	opts := smallOpts(m)
+	opts.AfterWrite = func() {
+		if armed.CompareAndSwap(true, false) {
+			entered <- struct{}{}
+			<-release
+		}
+	}
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	appendN(t, l, 1)
+	<-entered
+	seg, _ := m.Bytes(testDir + "/" + segmentName(1))
+	recs := spans(t, segmentName(1), seg)
+	if len(recs) != 11 {
+		t.Fatalf("in the hook the segment holds %d records, want the 11th written", len(recs))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if d := l.DurableSeq(); d != 10 {
+		t.Fatalf("durable sequence %d while the hook holds the write of 11", d)
+	}
+	c := m.Crash(vfs.CrashOptions{})
+	if last, err := readAll(c, testDir, 1); err != nil || last != 10 {
+		t.Fatalf("a crash in the hook keeps records to %d (%v), want 10: nothing unsynced survives", last, err)
+	}
+	close(release)
+	if err := l.WaitDurable(11); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
