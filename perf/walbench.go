@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -68,6 +69,13 @@ type WALBenchResult struct {
 	// what a group commit of that size can make durable at most.
 	FloorSyncedBatchBytes           int     `json:"floor_synced_batch_bytes"`
 	FloorSyncedBandwidthBytesPerSec float64 `json:"floor_synced_bandwidth_bytes_per_sec"`
+	// The same MaxBatch-sized writes back to back while a second thread
+	// runs fdatasync after fdatasync, as the log's writing and syncing roles
+	// do: the most the log's pipeline can make durable on this disk.
+	FloorOverlappedBandwidthBytesPerSec float64 `json:"floor_overlapped_bandwidth_bytes_per_sec"`
+	// The 1 MiB floor measured again after every log run: sustained
+	// writing slows this disk, so the ratios are also given against it.
+	FloorBandwidthEndBytesPerSec float64 `json:"floor_bandwidth_end_bytes_per_sec"`
 	// An ideal group commit on the floor's sync timeline, with records
 	// arriving at the paced rate (see idealGroupCommit).
 	FloorGroupCommitP50Us float64 `json:"floor_group_commit_p50_us"`
@@ -102,10 +110,15 @@ type WALBenchResult struct {
 	// snapshot), measured once segments come from the recycle pool. Fields
 	// as above; recycled_segments_reused of recycled_segment_switches came
 	// from the pool, the rest were zero-filled.
-	RecycledRecords             int64   `json:"recycled_records"`
-	RecycledRecordsPerSec       float64 `json:"recycled_records_per_sec"`
-	RecycledBytesPerSec         float64 `json:"recycled_bytes_per_sec"`
-	RecycledBandwidthRatio      float64 `json:"recycled_bandwidth_ratio"`
+	RecycledRecords        int64   `json:"recycled_records"`
+	RecycledRecordsPerSec  float64 `json:"recycled_records_per_sec"`
+	RecycledBytesPerSec    float64 `json:"recycled_bytes_per_sec"`
+	RecycledBandwidthRatio float64 `json:"recycled_bandwidth_ratio"`
+	// RecycledOverlappedRatio is recycled_bytes_per_sec /
+	// floor_overlapped_bandwidth_bytes_per_sec; RecycledEndRatio divides by
+	// floor_bandwidth_end_bytes_per_sec.
+	RecycledOverlappedRatio     float64 `json:"recycled_overlapped_ratio"`
+	RecycledEndRatio            float64 `json:"recycled_end_ratio"`
 	RecycledAvgBatchRecords     float64 `json:"recycled_avg_batch_records"`
 	RecycledAvgSyncRecords      float64 `json:"recycled_avg_sync_records"`
 	RecycledSegmentSwitches     int     `json:"recycled_segment_switches"`
@@ -114,6 +127,10 @@ type WALBenchResult struct {
 	RecycledWriteBusyFraction   float64 `json:"recycled_write_busy_fraction"`
 	RecycledSyncBusyFraction    float64 `json:"recycled_sync_busy_fraction"`
 	RecycledProducerCPUFraction float64 `json:"recycled_producer_cpu_fraction"`
+	// RecycledProcessCPUCores is the whole process's CPU time (producer,
+	// I/O workers, file pipeline, retention) over the elapsed time: on 2
+	// vCPUs shared with other work, how much CPU the log got.
+	RecycledProcessCPUCores float64 `json:"recycled_process_cpu_cores"`
 	PacedTargetRate             int     `json:"paced_target_records_per_sec"`
 	PacedRecordsPerSec          float64 `json:"paced_records_per_sec"`
 	PacedAvgBatchRecords        float64 `json:"paced_avg_batch_records"`
@@ -229,6 +246,11 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if err := saturateRecycled(filepath.Join(work, "wal-recycled"), opts, cfg, res); err != nil {
 		return nil, fmt.Errorf("recycled run: %w", err)
 	}
+	var end WALBenchResult
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth-end"), cfg.FloorBytes, maxBatch, &end); err != nil {
+		return nil, fmt.Errorf("floor bandwidth at the end: %w", err)
+	}
+	res.FloorBandwidthEndBytesPerSec = end.FloorBandwidthBytesPerSec
 	pr, err := paced(filepath.Join(work, "wal-paced"), opts, cfg.PacedRate, cfg.PacedDuration, cfg.RecordSize)
 	if err != nil {
 		return nil, fmt.Errorf("paced run: %w", err)
@@ -253,6 +275,10 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.LoneAvgSyncRecords = lone.avgSync
 	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
 	res.RecycledBandwidthRatio = res.RecycledBytesPerSec / res.FloorBandwidthBytesPerSec
+	res.RecycledOverlappedRatio = res.RecycledBytesPerSec / res.FloorOverlappedBandwidthBytesPerSec
+	if res.FloorBandwidthEndBytesPerSec > 0 {
+		res.RecycledEndRatio = res.RecycledBytesPerSec / res.FloorBandwidthEndBytesPerSec
+	}
 	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
 	res.SyncedBandwidthRatio = res.BytesPerSec / res.FloorSyncedBandwidthBytesPerSec
 	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
@@ -411,6 +437,42 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 		}
 		return float64(written) / time.Since(t).Seconds(), nil
 	}
+	// overlapped writes the file with O_DIRECT writes of n bytes while
+	// another goroutine calls fdatasync back to back.
+	overlapped := func(n int) (float64, error) {
+		buf := vfs.AlignedBuffer(n)
+		var stop atomic.Bool
+		serr := make(chan error, 1)
+		go func() {
+			for !stop.Load() {
+				if err := f.Datasync(); err != nil {
+					serr <- err
+					return
+				}
+			}
+			serr <- nil
+		}()
+		t := time.Now()
+		written := int64(0)
+		var werr error
+		for off := int64(0); off+int64(n) <= size; off += int64(n) {
+			if _, werr = f.WriteAt(buf, off); werr != nil {
+				break
+			}
+			written += int64(n)
+		}
+		stop.Store(true)
+		if err := <-serr; err != nil {
+			return 0, err
+		}
+		if werr != nil {
+			return 0, werr
+		}
+		if err := f.Datasync(); err != nil {
+			return 0, err
+		}
+		return float64(written) / time.Since(t).Seconds(), nil
+	}
 	median := func(n int, synced bool) (float64, error) {
 		var rates []float64
 		for range 3 {
@@ -430,8 +492,20 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 	// is written: the most a group commit of that size can do.
 	batch = (batch + vfs.DirectAlign - 1) / vfs.DirectAlign * vfs.DirectAlign
 	res.FloorSyncedBatchBytes = batch
-	res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true)
-	return err
+	if res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true); err != nil {
+		return err
+	}
+	var rates []float64
+	for range 3 {
+		r, err := overlapped(batch)
+		if err != nil {
+			return err
+		}
+		rates = append(rates, r)
+	}
+	sort.Float64s(rates)
+	res.FloorOverlappedBandwidthBytesPerSec = rates[1]
+	return nil
 }
 
 func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
@@ -554,7 +628,7 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := l.Stats()
-	cpu0 := threadCPU()
+	cpu0, proc0 := threadCPU(), processCPU()
 	t := time.Now()
 	for i := range n {
 		payload[0] = byte(i)
@@ -566,7 +640,7 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 		return err
 	}
 	elapsed := time.Since(t)
-	cpu := threadCPU() - cpu0
+	cpu, proc := threadCPU()-cpu0, processCPU()-proc0
 	st := l.Stats()
 	close(stop)
 	if err := <-truncErr; err != nil {
@@ -584,6 +658,7 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 	res.RecycledWriteBusyFraction = float64(st.WriteTime-before.WriteTime) / float64(elapsed)
 	res.RecycledSyncBusyFraction = float64(st.SyncTime-before.SyncTime) / float64(elapsed)
 	res.RecycledProducerCPUFraction = float64(cpu) / float64(elapsed)
+	res.RecycledProcessCPUCores = float64(proc) / float64(elapsed)
 	return l.Close()
 }
 

@@ -64,15 +64,17 @@ func benchWALCommand() *cli.Command {
 			}
 			fmt.Fprintf(w, "floor (%s): 4 KiB pwrite+fdatasync p50 %.1f µs  p99 %.1f µs;  1 MiB O_DIRECT %.2f GB/s\n",
 				res.Dir, res.FloorFdatasyncP50Us, res.FloorFdatasyncP99Us, res.FloorBandwidthBytesPerSec/1e9)
-			fmt.Fprintf(w, "floor, %d-byte O_DIRECT writes each fdatasynced: %.2f GB/s\n", res.FloorSyncedBatchBytes, res.FloorSyncedBandwidthBytesPerSec/1e9)
+			fmt.Fprintf(w, "floor, %d-byte O_DIRECT writes each fdatasynced: %.2f GB/s;  with fdatasyncs in another thread: %.2f GB/s;  1 MiB again after the log runs: %.2f GB/s\n",
+				res.FloorSyncedBatchBytes, res.FloorSyncedBandwidthBytesPerSec/1e9, res.FloorOverlappedBandwidthBytesPerSec/1e9, res.FloorBandwidthEndBytesPerSec/1e9)
 			fmt.Fprintf(w, "saturating, %d-byte records: %.2fM records/s  %.2f GB/s on disk (%.2f of floor, %.2f of the synced floor; payload %.2f)  %.0f records per batch  %d segment switches\n",
 				res.RecordSize, res.RecordsPerSec/1e6, res.BytesPerSec/1e9, res.BandwidthRatio, res.SyncedBandwidthRatio, res.PayloadBandwidthRatio, res.AvgBatchRecords, res.SegmentSwitches)
 			fmt.Fprintf(w, "  busy: seal %.2f  write %.2f  fdatasync %.2f  producer CPU %.2f\n",
 				res.SealBusyFraction, res.WriteBusyFraction, res.SyncBusyFraction, res.ProducerCPUFraction)
-			fmt.Fprintf(w, "saturating, recycled segments (retention behind the writer): %.2fM records/s  %.2f GB/s on disk (%.2f of floor)  %.0f records per batch  %d of %d segment switches reused a file\n",
-				res.RecycledRecordsPerSec/1e6, res.RecycledBytesPerSec/1e9, res.RecycledBandwidthRatio, res.RecycledAvgBatchRecords, res.RecycledSegmentsReused, res.RecycledSegmentSwitches)
-			fmt.Fprintf(w, "  busy: seal %.2f  write %.2f  fdatasync %.2f  producer CPU %.2f\n",
-				res.RecycledSealBusyFraction, res.RecycledWriteBusyFraction, res.RecycledSyncBusyFraction, res.RecycledProducerCPUFraction)
+			fmt.Fprintf(w, "saturating, recycled segments (retention behind the writer): %.2fM records/s  %.2f GB/s on disk (%.2f of floor)  %.0f records per batch  %d of %d segment switches reused a file;  %.2f of the overlapped floor, %.2f of the end floor\n",
+				res.RecycledRecordsPerSec/1e6, res.RecycledBytesPerSec/1e9, res.RecycledBandwidthRatio, res.RecycledAvgBatchRecords, res.RecycledSegmentsReused, res.RecycledSegmentSwitches,
+				res.RecycledOverlappedRatio, res.RecycledEndRatio)
+			fmt.Fprintf(w, "  busy: seal %.2f  write %.2f  fdatasync %.2f  producer CPU %.2f  process CPU %.2f cores\n",
+				res.RecycledSealBusyFraction, res.RecycledWriteBusyFraction, res.RecycledSyncBusyFraction, res.RecycledProducerCPUFraction, res.RecycledProcessCPUCores)
 			fmt.Fprintf(w, "paced, %d records/s (achieved %.0f): commit p50 %.1f µs (%.2f × floor)  p99 %.1f µs (%.2f × floor p99)  p99.9 %.1f µs  %.1f records per batch\n",
 				res.PacedTargetRate, res.PacedRecordsPerSec, res.CommitP50Us, res.CommitP50Ratio, res.CommitP99Us, res.CommitP99Ratio, res.CommitP999Us, res.PacedAvgBatchRecords)
 			fmt.Fprintf(w, "  ideal group commit on the floor's syncs: p50 %.1f µs  p99 %.1f µs (log p50 %.2f × ideal);  seen by a woken goroutine: p50 %.1f µs  p99 %.1f µs\n",
