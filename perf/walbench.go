@@ -131,10 +131,10 @@ type WALBenchResult struct {
 	// I/O workers, file pipeline, retention) over the elapsed time: on 2
 	// vCPUs shared with other work, how much CPU the log got.
 	RecycledProcessCPUCores float64 `json:"recycled_process_cpu_cores"`
-	PacedTargetRate             int     `json:"paced_target_records_per_sec"`
-	PacedRecordsPerSec          float64 `json:"paced_records_per_sec"`
-	PacedAvgBatchRecords        float64 `json:"paced_avg_batch_records"`
-	PacedAvgSyncRecords         float64 `json:"paced_avg_sync_records"`
+	PacedTargetRate         int     `json:"paced_target_records_per_sec"`
+	PacedRecordsPerSec      float64 `json:"paced_records_per_sec"`
+	PacedAvgBatchRecords    float64 `json:"paced_avg_batch_records"`
+	PacedAvgSyncRecords     float64 `json:"paced_avg_sync_records"`
 	// Commit: from Append to the writer publishing the durable sequence
 	// that covers the record (Options.OnDurable), paced producer.
 	CommitP50Us  float64 `json:"commit_p50_us"`
