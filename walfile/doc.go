@@ -98,7 +98,7 @@
 // Version 1 segments (header of 32 bytes with the checksum at 28, no epoch,
 // tag bytes zero, unseeded checksums) are still read, repaired and appended
 // to as segments in the first life of their file with epoch 0; new segments
-// are version 2. A version 1 file reused from the pool gets epoch 1. So an
+// are version 2. A version 1 file reused from the pool gets epoch 2. So an
 // existing log opens as it is; it needs no conversion.
 //
 // # Writing

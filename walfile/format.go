@@ -76,10 +76,14 @@ func keyFor(e uint64) segKey {
 }
 
 // nextEpoch returns the epoch of the next life of a file whose current
-// epoch is e (0 for a version 1 file): one more, skipping any whose tag is
-// zero, so that a record header of a later life never looks like a zeroed
-// or version 1 one.
+// epoch is e: one more, skipping any whose tag is zero, so that a record
+// header of a later life never looks like a zeroed or version 1 one. A
+// version 1 file (e = 0) has lived its first life: its next is 2, a
+// recycled one.
 func nextEpoch(e uint64) uint64 {
+	if e == 0 {
+		e = freshEpoch
+	}
 	e++
 	if e&tagMask == 0 {
 		e++

@@ -90,8 +90,9 @@ func TestRecyclePool(t *testing.T) {
 // end of its new data, a record of its earlier life that is valid in every
 // way but its epoch and carries exactly the next sequence. It is not part
 // of the log: not read, not reported as damage, and overwritten by the next
-// append. The control shows the setup is meaningful: the same file whose
-// new life had the earlier life's epoch would read it as the next record.
+// append. The control shows the setup is meaningful: the same record sealed
+// with the new life's epoch is read as the next record. A version 1 file
+// reused from the pool is the same case with unseeded records.
 func TestStaleNextSequenceAfterEnd(t *testing.T) {
 	const written = 3000
 	// The earlier life: records 1..3000 in segment 1 of another log.
@@ -121,13 +122,24 @@ func TestStaleNextSequenceAfterEnd(t *testing.T) {
 		t.Fatal("no record of the earlier life ends on a block boundary")
 	}
 
-	for _, control := range []bool{false, true} {
-		pool := old
-		if control {
-			// A version 1 header: the next life gets epoch 1, that of
-			// the records already in the file.
-			pool = append([]byte(nil), old...)
-			encodeV1Header(pool[:4096], 4096, 1)
+	// The same earlier life written in format version 1.
+	oldV1 := append([]byte(nil), old...)
+	encodeV1Header(oldV1[:4096], 4096, 1)
+	{
+		it := newSegIter(old, segHeader{blockSize: 4096, firstSeq: 1, epoch: freshEpoch})
+		for {
+			d, off, sp, end := it.next()
+			if end || sp != nil {
+				break
+			}
+			encodeRecord(oldV1[off:], d.Seq, d.batch, d.Type, append([]byte(nil), d.Payload...), segKey{})
+		}
+	}
+	for _, variant := range []string{"v2", "v1", "control"} {
+		control := variant == "control"
+		pool, oldKey := old, keyFor(freshEpoch)
+		if variant == "v1" {
+			pool, oldKey = oldV1, segKey{}
 		}
 		c := memFSWith(t, testDir, map[string][]byte{segmentName(1) + recycleExt: pool})
 		o := opts
@@ -153,22 +165,25 @@ func TestStaleNextSequenceAfterEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		recs := spans(t, segmentName(1), seg)
+		if !h.recycled() || uint64(len(recs)) != kept {
+			t.Fatalf("%s: segment in epoch %d holds %d records, want a recycled one with %d", variant, h.epoch, len(recs), kept)
+		}
+		end := recs[len(recs)-1].end
+		stale, err := decodeRecord(seg[end:], oldKey)
+		if err != nil || stale.Seq != kept+1 {
+			t.Fatalf("%s: no valid record %d of the earlier life right after the end: %+v %v", variant, kept+1, stale, err)
+		}
 		if control {
-			if uint64(len(recs)) <= kept {
-				t.Fatalf("control: the new life, in the earlier life's epoch %d, reads only %d records: the test cannot see stale records", h.epoch, len(recs))
+			b := append([]byte(nil), seg...)
+			encodeRecord(b[end:], stale.Seq, stale.batch, stale.Type, append([]byte(nil), stale.Payload...), h.key())
+			cc := memFSWith(t, testDir, map[string][]byte{segmentName(1): b})
+			if last, err := readAll(cc, testDir, 1); err != nil || last <= kept {
+				t.Fatalf("control: the stale record sealed in the new epoch is not read (to %d, %v): the test cannot see stale records", last, err)
 			}
 			continue
 		}
-		if !h.recycled() || uint64(len(recs)) != kept {
-			t.Fatalf("segment in epoch %d holds %d records, want a recycled one with %d", h.epoch, len(recs), kept)
-		}
-		end := recs[len(recs)-1].end
-		stale, err := decodeRecord(seg[end:], keyFor(freshEpoch))
-		if err != nil || stale.Seq != kept+1 {
-			t.Fatalf("no valid record %d of the earlier life right after the end: %+v %v", kept+1, stale, err)
-		}
 		if err := Verify(testDir, o); err != nil {
-			t.Fatalf("Verify: %v", err)
+			t.Fatalf("%s: Verify: %v", variant, err)
 		}
 		if last, err := readAll(c, testDir, 1); err != nil || last != kept {
 			t.Fatalf("read to %d, %v; want %d", last, err, kept)
