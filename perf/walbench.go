@@ -131,10 +131,14 @@ type WALBenchResult struct {
 	// I/O workers, file pipeline, retention) over the elapsed time: on 2
 	// vCPUs shared with other work, how much CPU the log got.
 	RecycledProcessCPUCores float64 `json:"recycled_process_cpu_cores"`
-	PacedTargetRate         int     `json:"paced_target_records_per_sec"`
-	PacedRecordsPerSec      float64 `json:"paced_records_per_sec"`
-	PacedAvgBatchRecords    float64 `json:"paced_avg_batch_records"`
-	PacedAvgSyncRecords     float64 `json:"paced_avg_sync_records"`
+	// RecycledRunqueueWaitCores is the time the process's threads spent
+	// runnable but waiting for a CPU, over the elapsed time (Linux
+	// schedstat): CPU the log wanted and did not get.
+	RecycledRunqueueWaitCores float64 `json:"recycled_runqueue_wait_cores"`
+	PacedTargetRate           int     `json:"paced_target_records_per_sec"`
+	PacedRecordsPerSec        float64 `json:"paced_records_per_sec"`
+	PacedAvgBatchRecords      float64 `json:"paced_avg_batch_records"`
+	PacedAvgSyncRecords       float64 `json:"paced_avg_sync_records"`
 	// Commit: from Append to the writer publishing the durable sequence
 	// that covers the record (Options.OnDurable), paced producer.
 	CommitP50Us  float64 `json:"commit_p50_us"`
@@ -628,7 +632,7 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	before := l.Stats()
-	cpu0, proc0 := threadCPU(), processCPU()
+	cpu0, proc0, wait0 := threadCPU(), processCPU(), runqueueWait()
 	t := time.Now()
 	for i := range n {
 		payload[0] = byte(i)
@@ -640,7 +644,7 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 		return err
 	}
 	elapsed := time.Since(t)
-	cpu, proc := threadCPU()-cpu0, processCPU()-proc0
+	cpu, proc, wait := threadCPU()-cpu0, processCPU()-proc0, runqueueWait()-wait0
 	st := l.Stats()
 	close(stop)
 	if err := <-truncErr; err != nil {
@@ -659,6 +663,7 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 	res.RecycledSyncBusyFraction = float64(st.SyncTime-before.SyncTime) / float64(elapsed)
 	res.RecycledProducerCPUFraction = float64(cpu) / float64(elapsed)
 	res.RecycledProcessCPUCores = float64(proc) / float64(elapsed)
+	res.RecycledRunqueueWaitCores = float64(wait) / float64(elapsed)
 	return l.Close()
 }
 

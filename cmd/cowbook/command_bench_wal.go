@@ -73,8 +73,8 @@ func benchWALCommand() *cli.Command {
 			fmt.Fprintf(w, "saturating, recycled segments (retention behind the writer): %.2fM records/s  %.2f GB/s on disk (%.2f of floor)  %.0f records per batch  %d of %d segment switches reused a file;  %.2f of the overlapped floor, %.2f of the end floor\n",
 				res.RecycledRecordsPerSec/1e6, res.RecycledBytesPerSec/1e9, res.RecycledBandwidthRatio, res.RecycledAvgBatchRecords, res.RecycledSegmentsReused, res.RecycledSegmentSwitches,
 				res.RecycledOverlappedRatio, res.RecycledEndRatio)
-			fmt.Fprintf(w, "  busy: seal %.2f  write %.2f  fdatasync %.2f  producer CPU %.2f  process CPU %.2f cores\n",
-				res.RecycledSealBusyFraction, res.RecycledWriteBusyFraction, res.RecycledSyncBusyFraction, res.RecycledProducerCPUFraction, res.RecycledProcessCPUCores)
+			fmt.Fprintf(w, "  busy: seal %.2f  write %.2f  fdatasync %.2f  producer CPU %.2f  process CPU %.2f cores  waiting for a CPU %.2f cores\n",
+				res.RecycledSealBusyFraction, res.RecycledWriteBusyFraction, res.RecycledSyncBusyFraction, res.RecycledProducerCPUFraction, res.RecycledProcessCPUCores, res.RecycledRunqueueWaitCores)
 			fmt.Fprintf(w, "paced, %d records/s (achieved %.0f): commit p50 %.1f µs (%.2f × floor)  p99 %.1f µs (%.2f × floor p99)  p99.9 %.1f µs  %.1f records per batch\n",
 				res.PacedTargetRate, res.PacedRecordsPerSec, res.CommitP50Us, res.CommitP50Ratio, res.CommitP99Us, res.CommitP99Ratio, res.CommitP999Us, res.PacedAvgBatchRecords)
 			fmt.Fprintf(w, "  ideal group commit on the floor's syncs: p50 %.1f µs  p99 %.1f µs (log p50 %.2f × ideal);  seen by a woken goroutine: p50 %.1f µs  p99 %.1f µs\n",
