@@ -175,9 +175,13 @@
 // rules above are applied to the whole file all the same: if any byte of the
 // rest is not zero, or anything but a clean end is found in the prefix (a
 // bad record, a record running past it), the whole segment is loaded before
-// it is judged. A recycled segment is always loaded whole: its end can only
-// be told by searching all of the rest for records of its life (a scan that
-// looks at the tag bytes first, so leftovers cost little).
+// it is judged. A recycled segment is read in chunks while its records are
+// followed, up to the chunk where the data ends; from the end of the data
+// on, the rest of the file is searched for records of the segment's life
+// (the tag bytes are compared first, so leftovers cost little) in 4 MiB
+// pieces into the scratch buffer. If one is found, or anything of this life
+// that is not a clean continuation, the whole segment is loaded before it
+// is judged.
 //
 // # Recycling
 //

@@ -81,6 +81,13 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 	}
 	b := buf[:0]
 	off := int64(0)
+	// A recycled segment is loaded up to the end of its data (found by
+	// walking its records as they arrive); the rest, leftovers of earlier
+	// lives, is then searched for records of this life in large pieces.
+	var recycled bool
+	var key segKey
+	var pos int64
+	var expect uint64
 	for off < n {
 		k := min(int64(loadChunk), n-off)
 		if int64(cap(b)) < off+k {
@@ -101,13 +108,23 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 		}
 		off += k
 		if off == k && !whole {
-			// A recycled segment holds leftovers of earlier lives after
-			// its data, not zeros: it is judged on all of its bytes.
 			if h, err := decodeSegHeader(b); err == nil && h.recycled() {
-				whole = true
+				recycled, key, pos, expect = true, h.key(), int64(h.blockSize), h.firstSeq
 			}
 		}
-		if !whole && off > k && bytes.Equal(b[off-k:off], zeroChunk[:k]) {
+		if whole {
+			continue
+		}
+		if recycled {
+			done, ok := walkData(b, &pos, &expect, key, off == n)
+			if !ok {
+				whole = true
+			} else if done {
+				break
+			}
+			continue
+		}
+		if off > k && bytes.Equal(b[off-k:off], zeroChunk[:k]) {
 			break
 		}
 	}
@@ -115,11 +132,29 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 		return segData{b: b, size: n, complete: true}, nil
 	}
 	scratch := make([]byte, 0, 4*loadChunk)
-	for p := off; p < n; {
+	start := off
+	if recycled {
+		// From the end of the data: a record of this life in the loaded
+		// prefix may run past it.
+		start = pos
+	}
+	for p := start; p < n; {
 		k := min(int64(cap(scratch)), n-p)
 		s := scratch[:k]
 		if err := read(s, p); err != nil {
 			return segData{}, err
+		}
+		if recycled {
+			if mayHoldOwn(s, key, p+k == n) {
+				return loadSegment(fs, path, b, true)
+			}
+			if p+k == n {
+				break
+			}
+			// The next piece starts over the last two record positions of
+			// this one, whose headers it did not hold whole.
+			p += k - 2*recordAlign
+			continue
 		}
 		for len(s) > 0 {
 			c := min(len(s), loadChunk)
@@ -131,6 +166,67 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 		p += k
 	}
 	return segData{b: b, size: n}, nil
+}
+
+// walkData follows the records of a recycled segment from *pos (expecting
+// sequence *expect) through the bytes b loaded so far, advancing both. It
+// returns done when it reached the end of the data, before the end of b,
+// with nothing there that could be a record of this life: the rest of b
+// and of the file then only needs searching for such records. It returns
+// ok false when the segment must be judged on all of its bytes (something
+// of this life that is not a clean continuation), and done false, ok true
+// when it needs more bytes (eof: b is the whole file).
+func walkData(b []byte, pos *int64, expect *uint64, k segKey, eof bool) (done, ok bool) {
+	for {
+		rest := b[min(*pos, int64(len(b))):]
+		d, err := decodeRecord(rest, k)
+		if err == nil && d.Seq == *expect {
+			*pos += int64(d.size)
+			*expect++
+			continue
+		}
+		switch {
+		case err == nil:
+			return false, false
+		case len(rest) < RecordHeaderLen:
+			return eof, true
+		case allZero(rest[:RecordHeaderLen]):
+			return true, true
+		}
+		// The record's claimed end, if it fits in a segment at all.
+		size := int64(len(rest)) + 1
+		if n := binary.LittleEndian.Uint32(rest[4:]); n <= 1<<30 {
+			size = int64(recordSize(int(n)))
+		}
+		if size > int64(len(rest)) && !eof && (recordTag(rest) == k.tag || size <= 1<<30) {
+			// Perhaps a record cut by the end of what is loaded.
+			return false, true
+		}
+		if ownHeader(rest, k) {
+			return false, false
+		}
+		return true, true
+	}
+}
+
+// mayHoldOwn reports whether s, a piece of a recycled segment's leftovers
+// starting at a record-aligned offset, may hold a record of the life whose
+// key is k: a valid one, or a header with k's tag whose record runs past the
+// piece (unless final, the piece ending the file).
+func mayHoldOwn(s []byte, k segKey, final bool) bool {
+	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
+	for p := 0; p+RecordHeaderLen <= len(s); p += recordAlign {
+		if s[p+21] != t0 || s[p+22] != t1 || s[p+23] != t2 {
+			continue
+		}
+		if _, err := decodeRecord(s[p:], k); err == nil {
+			return true
+		}
+		if n := binary.LittleEndian.Uint32(s[p+4:]); !final && int64(p)+int64(recordSize(int(min(n, 1<<30)))) > int64(len(s)) {
+			return true
+		}
+	}
+	return false
 }
 
 // readSegHeader reads and checks the header block of a segment.
