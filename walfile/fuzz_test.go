@@ -48,32 +48,59 @@ func FuzzScanSegment(f *testing.F) {
 	g := append([]byte(nil), buf[:n]...)
 	g[30] ^= 1
 	f.Add(g)
+	// Records of the recycled life (epoch 3) followed by leftovers of an
+	// earlier one, and the same with a record of this life among them.
+	r := make([]byte, 1024)
+	m := 0
+	for seq := uint64(1); seq <= 3; seq++ {
+		m += encodeRecord(r[m:], seq, uint32(seq-1), 1, bytes.Repeat([]byte{byte(seq)}, int(seq*5)), keyFor(freshEpoch+2))
+	}
+	for seq := uint64(7); seq <= 9; seq++ {
+		m += encodeRecord(r[m:], seq, 0, 1, bytes.Repeat([]byte{byte(seq)}, int(seq*3)), keyFor(freshEpoch))
+	}
+	f.Add(append([]byte(nil), r[:m]...))
+	m += encodeRecord(r[m:], 12, 0, 1, []byte("late"), keyFor(freshEpoch+2))
+	f.Add(append([]byte(nil), r[:m]...))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		seg := make([]byte, 4096+len(body))
-		encodeSegHeader(seg[:4096], 4096, 1, freshEpoch)
-		copy(seg[4096:], body)
-		h, err := decodeSegHeader(seg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		it := newSegIter(seg, h)
-		want := uint64(1)
-		for range len(body) {
-			d, _, sp, end := it.next()
-			if end {
-				return
+		// The segment in its first life (zeros expected after the data)
+		// and recycled (leftovers of earlier lives after it).
+		for _, epoch := range []uint64{freshEpoch, freshEpoch + 2} {
+			seg := make([]byte, 4096+len(body))
+			encodeSegHeader(seg[:4096], 4096, 1, epoch)
+			copy(seg[4096:], body)
+			h, err := decodeSegHeader(seg)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if sp != nil {
-				classify(seg, sp, it.key)
-				if sp.off < 4096 || sp.off > int64(len(seg)) || sp.dataEnd < sp.off {
-					t.Fatalf("bad spot %+v", sp)
+			if h.recycled() {
+				// The prefix loader's walk and search: no panic, and
+				// the walk never moves backwards or past the bytes.
+				pos, expect := int64(4096), uint64(1)
+				walkData(seg, &pos, &expect, h.key(), true)
+				if pos < 4096 || pos > int64(len(seg)) {
+					t.Fatalf("walk ended at %d of %d", pos, len(seg))
 				}
-				return
+				mayHoldOwn(body[:len(body)&^7], h.key(), false)
 			}
-			if d.Seq != want {
-				t.Fatalf("sequence %d, want %d", d.Seq, want)
+			it := newSegIter(seg, h)
+			want := uint64(1)
+			for range len(body) {
+				d, _, sp, end := it.next()
+				if end {
+					break
+				}
+				if sp != nil {
+					classify(seg, sp, it.key)
+					if sp.off < 4096 || sp.off > int64(len(seg)) || sp.dataEnd < sp.off || sp.dataEnd > int64(len(seg)) {
+						t.Fatalf("bad spot %+v", sp)
+					}
+					break
+				}
+				if d.Seq != want {
+					t.Fatalf("sequence %d, want %d", d.Seq, want)
+				}
+				want++
 			}
-			want++
 		}
 	})
 }
