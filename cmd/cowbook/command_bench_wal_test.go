@@ -8,7 +8,10 @@ import (
 func TestBenchWALJSON(t *testing.T) {
 	out, err := runApp(t, "bench", "wal", "--data", t.TempDir(), "--json",
 		"--records", "20000", "--rate", "2000", "--paced-duration", "200ms",
-		"--floor-samples", "50", "--floor-bytes", "8388608", "--segment-size", "1048576")
+		"--floor-samples", "50", "--floor-bytes", "8388608", "--segment-size", "1048576",
+		// Enough 1 MiB segments for the retention, which truncates every
+		// 5 ms, to refill the recycle pool during the timed window.
+		"--recycled-records", "200000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +37,7 @@ func TestBenchWALJSON(t *testing.T) {
 			t.Errorf("%s = %v, %v; want a positive figure", k, v, ok)
 		}
 	}
-	if res["saturate_records"] != 20000 || res["recycled_records"] != 20000 {
+	if res["saturate_records"] != 20000 || res["recycled_records"] != 200000 {
 		t.Errorf("saturate_records = %v, recycled_records = %v", res["saturate_records"], res["recycled_records"])
 	}
 }
