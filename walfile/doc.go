@@ -103,11 +103,13 @@
 //
 // # Writing
 //
-// Appenders encode records (everything but the batch field and checksum)
-// into one of three aligned buffers. Three I/O workers share three roles,
-// each held by one worker at a time. Sealing: take everything appended since
-// the last batch was taken (a batch) and set its records' batch fields and
-// checksums. Writing: write the oldest sealed batch with one O_DIRECT pwrite
+// Appenders encode records (everything but the batch field, tag and
+// checksum) into one of three aligned buffers. Three I/O workers share three
+// roles, each held by one worker at a time. Sealing: take everything
+// appended since the last batch was taken (a batch) and set its records'
+// batch fields, tags and checksums; a batch that starts a new segment first
+// takes the segment's file from the pipeline, since the checksums depend on
+// the file's epoch. Writing: write the oldest sealed batch with one O_DIRECT pwrite
 // of whole blocks at a block-aligned offset. Syncing: one fdatasync, after
 // which every record whose write had returned before the fdatasync began is
 // published as durable. So a batch can be sealed while the previous one is
