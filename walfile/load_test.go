@@ -189,8 +189,11 @@ func TestPrefixLoadingMatchesWholeLoadingRecycled(t *testing.T) {
 	h, _ := checkSegHeader(ref[name], segment{name: name, first: 1})
 	rng := rand.New(rand.NewSource(2))
 	runs := 60
-	if testing.Short() || raceEnabled {
+	if testing.Short() {
 		runs = 12
+	}
+	if raceEnabled {
+		runs = 4
 	}
 	// Offsets to plant a record of this life at: the search's first piece
 	// starts at the end of the data and the next one 16 bytes before it ends.
