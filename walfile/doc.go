@@ -8,12 +8,12 @@
 // named after the sequence of their first record, zero-padded so that names
 // sort in log order:
 //
-//	00000000000000000001.wal        records 1 … 4711
-//	00000000000000004712.wal        records 4712 …
-//	prealloc-3.tmp                  a segment being prepared (never holds records)
-//	00000000000000004712.wal.broken bytes cut from a torn tail, kept for inspection
-//	00000000000000000001.wal.recycle an obsolete segment file in the recycle pool
-//	LOCK                            flocked by the process that has the log open
+//	00000000000000000001.wal         records 1 … 4711
+//	00000000000000004712.wal         records 4712 …
+//	prealloc-3.tmp                   a segment being prepared (never holds records)
+//	00000000000000004712.wal.broken  bytes cut from a torn tail, kept for inspection
+//	00000000000000000001.wal.recycle a dropped segment's file in the recycle pool
+//	LOCK                             flocked by the process that has the log open
 //
 // A segment is prepared by a background goroutine (the file pipeline) before
 // the current one fills. Its file is either taken from the recycle pool
