@@ -3,6 +3,8 @@ package walfile
 import (
 	"fmt"
 	"math/rand"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cowbook/cowbook/internal/vfs"
@@ -163,5 +165,135 @@ func negativeControl(t *testing.T, skip vfs.Op) {
 			}
 			t.Logf("skipping %v, recycle=%v torn=%v: %d of %d runs lost durable records", skip, recycle, torn, lost, crashSeeds())
 		}
+	}
+}
+
+// TestCrashAtEveryOpRecycled takes a crash image just before each
+// operation, in turn, of a run that starts with a full recycle pool and
+// truncates behind the writer every round, so that images fall inside
+// every step of moving a segment to the pool and of reusing one (renames,
+// header write, its fdatasync, directory fsyncs), with unsynced writes
+// dropped or kept torn. Every record acknowledged before the image was
+// taken must read back from it. The negative controls skip the fdatasyncs,
+// or the directory fsyncs: some image must then lose an acknowledged record.
+func TestCrashAtEveryOpRecycled(t *testing.T) {
+	aged := agedLog(t, true)
+	if lost := crashAtEveryOp(t, aged, 0); lost > 0 {
+		t.Fatalf("%d crash images lost acknowledged records", lost)
+	}
+	for _, skip := range []vfs.Op{vfs.OpSync, vfs.OpSyncDir} {
+		if lost := crashAtEveryOp(t, aged, skip); lost == 0 {
+			t.Fatalf("skipping %v: no crash image lost an acknowledged record; the test cannot see missing syncs", skip)
+		}
+	}
+}
+
+// crashAtEveryOp runs crashOpWorkload over a MemFS holding aged, wrapped to
+// skip the syncs in skip (none if 0), once per operation index, takes a
+// crash image before that operation, and returns how many images lost an
+// acknowledged record.
+func crashAtEveryOp(t *testing.T, aged map[string][]byte, skip vfs.Op) (lost int) {
+	wrap := func(fs vfs.FS) vfs.FS {
+		if skip != 0 {
+			return vfs.SkipSync(fs, skip)
+		}
+		return fs
+	}
+	var total int64
+	{
+		count := &vfs.FailAt{Ops: vfs.OpAll, N: -1}
+		m := memFSWith(t, testDir, aged)
+		crashOpWorkload(t, wrap(vfs.Inject(m, count)), nil)
+		total = count.Seen()
+	}
+	step := int64(1)
+	if testing.Short() || raceEnabled {
+		step = 5
+	}
+	taken := 0
+	for i := int64(0); i < total; i += step {
+		m := memFSWith(t, testDir, aged)
+		var acked atomic.Uint64
+		var img *vfs.MemFS
+		var imgAcked uint64
+		var mu sync.Mutex
+		n := int64(0)
+		inj := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if n == i {
+				imgAcked = acked.Load()
+				co := vfs.CrashOptions{}
+				if i%2 == 1 {
+					co.Rand = rand.New(rand.NewSource(i))
+				}
+				img = m.Crash(co)
+			}
+			n++
+			return nil
+		})
+		crashOpWorkload(t, wrap(vfs.Inject(m, inj)), &acked)
+		if img == nil {
+			continue // this run made fewer operations
+		}
+		taken++
+		segs, _, _ := listSegments(img, testDir)
+		if len(segs) == 0 {
+			lost++
+			continue
+		}
+		l, err := Open(testDir, Options{FS: img, SegmentSize: crashSegSize, MaxBatch: 2 << 10})
+		if err != nil {
+			if skip == 0 {
+				t.Fatalf("image before op %d: Open: %v", i, err)
+			}
+			lost++
+			continue
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		segs, _, _ = listSegments(img, testDir)
+		got, err := readAll(img, testDir, segs[0].first)
+		if err != nil || got < imgAcked {
+			if skip == 0 {
+				t.Errorf("image before op %d: read to %d, %v; %d were acknowledged", i, got, err, imgAcked)
+			}
+			lost++
+		}
+	}
+	t.Logf("skipping %v: %d operations, %d crash images, %d lost acknowledged records", skip, total, taken, lost)
+	if taken < int(total/step)/2 {
+		t.Fatalf("only %d of %d images taken", taken, total/step)
+	}
+	return lost
+}
+
+// crashOpWorkload runs rounds of appends over fs, each waited for and
+// followed by a TruncateBefore behind the writer, and stores in acked (when
+// set) the highest sequence acknowledged so far.
+func crashOpWorkload(t *testing.T, fs vfs.FS, acked *atomic.Uint64) {
+	t.Helper()
+	l, err := Open(testDir, Options{FS: fs, SegmentSize: crashSegSize, MaxBatch: 2 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 120 {
+		appendN(t, l, 1+round%13)
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if acked != nil {
+			acked.Store(l.DurableSeq())
+		}
+		if err := l.TruncateBefore(l.DurableSeq() + 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l.Stats().SegmentsRecycled < 2 {
+		t.Fatalf("%d segments recycled, want at least 2", l.Stats().SegmentsRecycled)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
