@@ -23,11 +23,12 @@ type Options struct {
 	// much Append buffers before it waits for the disk (each of the three
 	// write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
 	MaxBatch int
-	// PreparedSegments is how many zero-filled segments the file pipeline
-	// keeps ready ahead of the writer. While at least one is ready and the
-	// log is writing, the pipeline waits before each chunk of zeros, so a
-	// burst of up to this many segments is written without zeros competing
-	// for the disk. Zero: 1.
+	// PreparedSegments is how many segments the file pipeline keeps ready
+	// ahead of the writer (recycled files when the recycle pool has them,
+	// zero-filled ones otherwise). While at least one is ready and the log
+	// is writing, the pipeline waits before each chunk of zeros, so a burst
+	// of up to this many segments is written without zeros competing for
+	// the disk. Zero: 1.
 	PreparedSegments int
 	// RecycleSegments bounds the recycle pool: segments that TruncateBefore
 	// drops are kept, up to this many, under a recycle name, and the file
