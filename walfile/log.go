@@ -330,6 +330,9 @@ func (l *Log) createFirst(pool *[]string) error {
 	if err := l.installSegment(x.f, x.path, first, x.epoch); err != nil {
 		return err
 	}
+	if x.recycled {
+		l.recycled.Add(1)
+	}
 	f0 := l.fill
 	f0.base, f0.n, f0.carried = int64(l.bs), 0, 0
 	f0.segFirst, f0.segCap = first, l.opts.SegmentSize

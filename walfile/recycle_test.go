@@ -257,3 +257,53 @@ func TestVersion1LogStillOpens(t *testing.T) {
 		t.Fatalf("read to %d, %v", last, err)
 	}
 }
+
+// TestRecyclePoolRejectsUnusableFiles: a pooled file with a header that does
+// not decode (its next epoch cannot be known) or of another size (it may not
+// be fully written) is removed, never reused; a good one is reused; and
+// files beyond the pool's bound are removed on Open.
+func TestRecyclePoolRejectsUnusableFiles(t *testing.T) {
+	const segSize = 16 << 10
+	good := make([]byte, segSize)
+	for i := range good {
+		good[i] = byte(i*13 + 5)
+	}
+	encodeSegHeader(good[:4096], 4096, 7, freshEpoch)
+	badHeader := append([]byte(nil), good...)
+	badHeader[30] ^= 1
+	short := append([]byte(nil), good[:segSize/2]...)
+	pool := func(seq uint64) string { return segmentName(seq) + recycleExt }
+	files := map[string][]byte{pool(1): badHeader, pool(2): short, pool(3): good}
+	for seq := uint64(10); seq < 14; seq++ {
+		files[pool(seq)] = good // beyond a bound of 3 once sorted
+	}
+	m := memFSWith(t, testDir, files)
+	l, err := Open(testDir, Options{FS: m, SegmentSize: segSize, MaxBatch: 2 << 10, RecycleSegments: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		appendN(t, l, 300)
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := l.Stats()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st.SegmentsRecycled == 0 {
+		t.Fatal("the good pooled file was not reused")
+	}
+	for _, n := range []string{pool(1), pool(2), pool(3), pool(10), pool(11), pool(12), pool(13)} {
+		if _, _, err := m.Stat(testDir + "/" + n); err == nil {
+			t.Errorf("%s is still in the directory", n)
+		}
+	}
+	if err := Verify(testDir, Options{FS: m}); err != nil {
+		t.Fatal(err)
+	}
+	if last, err := readAll(m, testDir, 1); err != nil || last != 1500 {
+		t.Fatalf("read to %d, %v", last, err)
+	}
+}
