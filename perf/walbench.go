@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,6 +33,10 @@ type WALBenchConfig struct {
 	// SaturateRecords is how many records the saturating producer appends.
 	// Zero: 8M.
 	SaturateRecords int
+	// RecycledRecords is how many records the saturating producer appends
+	// in the recycled steady state, after its warm-up. Zero:
+	// SaturateRecords.
+	RecycledRecords int
 	// PacedRate is the paced producer's rate in records per second. Zero:
 	// 20,000.
 	PacedRate int
@@ -64,6 +69,13 @@ type WALBenchResult struct {
 	// what a group commit of that size can make durable at most.
 	FloorSyncedBatchBytes           int     `json:"floor_synced_batch_bytes"`
 	FloorSyncedBandwidthBytesPerSec float64 `json:"floor_synced_bandwidth_bytes_per_sec"`
+	// The same MaxBatch-sized writes back to back while a second thread
+	// runs fdatasync after fdatasync, as the log's writing and syncing roles
+	// do: the most the log's pipeline can make durable on this disk.
+	FloorOverlappedBandwidthBytesPerSec float64 `json:"floor_overlapped_bandwidth_bytes_per_sec"`
+	// The 1 MiB floor measured again after every log run: sustained
+	// writing slows this disk, so the ratios are also given against it.
+	FloorBandwidthEndBytesPerSec float64 `json:"floor_bandwidth_end_bytes_per_sec"`
 	// An ideal group commit on the floor's sync timeline, with records
 	// arriving at the paced rate (see idealGroupCommit).
 	FloorGroupCommitP50Us float64 `json:"floor_group_commit_p50_us"`
@@ -80,14 +92,53 @@ type WALBenchResult struct {
 	SyncedBandwidthRatio float64 `json:"synced_bandwidth_ratio"`
 	// AvgBatchRecords is records per write; AvgSyncRecords records per
 	// fdatasync (one covers every batch written before it began).
-	AvgBatchRecords      float64 `json:"avg_batch_records"`
-	AvgSyncRecords       float64 `json:"avg_sync_records"`
-	AvgBatchBytes        float64 `json:"avg_batch_bytes"`
-	SegmentSwitches      int     `json:"segment_switches"`
-	PacedTargetRate      int     `json:"paced_target_records_per_sec"`
-	PacedRecordsPerSec   float64 `json:"paced_records_per_sec"`
-	PacedAvgBatchRecords float64 `json:"paced_avg_batch_records"`
-	PacedAvgSyncRecords  float64 `json:"paced_avg_sync_records"`
+	AvgBatchRecords float64 `json:"avg_batch_records"`
+	AvgSyncRecords  float64 `json:"avg_sync_records"`
+	AvgBatchBytes   float64 `json:"avg_batch_bytes"`
+	SegmentSwitches int     `json:"segment_switches"`
+	// Where the saturating run's time went, as fractions of its elapsed
+	// time: each I/O role (sealing = checksums, writing = pwrite and segment
+	// switches, syncing = fdatasync) is held by one worker at a time, so a
+	// fraction near 1 is the stage that bounds the log; producer_cpu is the
+	// appending thread's CPU time.
+	SealBusyFraction    float64 `json:"seal_busy_fraction"`
+	WriteBusyFraction   float64 `json:"write_busy_fraction"`
+	SyncBusyFraction    float64 `json:"sync_busy_fraction"`
+	ProducerCPUFraction float64 `json:"producer_cpu_fraction"`
+	// Recycled steady state: the saturating producer again, with retention
+	// truncating two segments behind the writer (as the node does after each
+	// snapshot), measured once segments come from the recycle pool. Fields
+	// as above; recycled_segments_reused of recycled_segment_switches came
+	// from the pool, the rest were zero-filled.
+	RecycledRecords        int64   `json:"recycled_records"`
+	RecycledRecordsPerSec  float64 `json:"recycled_records_per_sec"`
+	RecycledBytesPerSec    float64 `json:"recycled_bytes_per_sec"`
+	RecycledBandwidthRatio float64 `json:"recycled_bandwidth_ratio"`
+	// RecycledOverlappedRatio is recycled_bytes_per_sec /
+	// floor_overlapped_bandwidth_bytes_per_sec; RecycledEndRatio divides by
+	// floor_bandwidth_end_bytes_per_sec.
+	RecycledOverlappedRatio     float64 `json:"recycled_overlapped_ratio"`
+	RecycledEndRatio            float64 `json:"recycled_end_ratio"`
+	RecycledAvgBatchRecords     float64 `json:"recycled_avg_batch_records"`
+	RecycledAvgSyncRecords      float64 `json:"recycled_avg_sync_records"`
+	RecycledSegmentSwitches     int     `json:"recycled_segment_switches"`
+	RecycledSegmentsReused      int     `json:"recycled_segments_reused"`
+	RecycledSealBusyFraction    float64 `json:"recycled_seal_busy_fraction"`
+	RecycledWriteBusyFraction   float64 `json:"recycled_write_busy_fraction"`
+	RecycledSyncBusyFraction    float64 `json:"recycled_sync_busy_fraction"`
+	RecycledProducerCPUFraction float64 `json:"recycled_producer_cpu_fraction"`
+	// RecycledProcessCPUCores is the whole process's CPU time (producer,
+	// I/O workers, file pipeline, retention) over the elapsed time: on 2
+	// vCPUs shared with other work, how much CPU the log got.
+	RecycledProcessCPUCores float64 `json:"recycled_process_cpu_cores"`
+	// RecycledRunqueueWaitCores is the time the process's threads spent
+	// runnable but waiting for a CPU, over the elapsed time (Linux
+	// schedstat): CPU the log wanted and did not get.
+	RecycledRunqueueWaitCores float64 `json:"recycled_runqueue_wait_cores"`
+	PacedTargetRate           int     `json:"paced_target_records_per_sec"`
+	PacedRecordsPerSec        float64 `json:"paced_records_per_sec"`
+	PacedAvgBatchRecords      float64 `json:"paced_avg_batch_records"`
+	PacedAvgSyncRecords       float64 `json:"paced_avg_sync_records"`
 	// Commit: from Append to the writer publishing the durable sequence
 	// that covers the record (Options.OnDurable), paced producer.
 	CommitP50Us  float64 `json:"commit_p50_us"`
@@ -139,6 +190,9 @@ func (c *WALBenchConfig) defaults() {
 	}
 	if c.SaturateRecords == 0 {
 		c.SaturateRecords = 8 << 20
+	}
+	if c.RecycledRecords == 0 {
+		c.RecycledRecords = c.SaturateRecords
 	}
 	if c.PacedRate == 0 {
 		c.PacedRate = 20_000
@@ -193,6 +247,14 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if err := saturate(filepath.Join(work, "wal-saturate"), opts, cfg, res); err != nil {
 		return nil, fmt.Errorf("saturating run: %w", err)
 	}
+	if err := saturateRecycled(filepath.Join(work, "wal-recycled"), opts, cfg, res); err != nil {
+		return nil, fmt.Errorf("recycled run: %w", err)
+	}
+	var end WALBenchResult
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth-end"), cfg.FloorBytes, maxBatch, &end); err != nil {
+		return nil, fmt.Errorf("floor bandwidth at the end: %w", err)
+	}
+	res.FloorBandwidthEndBytesPerSec = end.FloorBandwidthBytesPerSec
 	pr, err := paced(filepath.Join(work, "wal-paced"), opts, cfg.PacedRate, cfg.PacedDuration, cfg.RecordSize)
 	if err != nil {
 		return nil, fmt.Errorf("paced run: %w", err)
@@ -216,6 +278,11 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.LoneCommitP99Us = us(lone.commit.Quantile(0.99))
 	res.LoneAvgSyncRecords = lone.avgSync
 	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
+	res.RecycledBandwidthRatio = res.RecycledBytesPerSec / res.FloorBandwidthBytesPerSec
+	res.RecycledOverlappedRatio = res.RecycledBytesPerSec / res.FloorOverlappedBandwidthBytesPerSec
+	if res.FloorBandwidthEndBytesPerSec > 0 {
+		res.RecycledEndRatio = res.RecycledBytesPerSec / res.FloorBandwidthEndBytesPerSec
+	}
 	res.PayloadBandwidthRatio = res.PayloadBytesPerSec / res.FloorBandwidthBytesPerSec
 	res.SyncedBandwidthRatio = res.BytesPerSec / res.FloorSyncedBandwidthBytesPerSec
 	res.CommitP50Ratio = res.CommitP50Us / res.FloorFdatasyncP50Us
@@ -374,6 +441,42 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 		}
 		return float64(written) / time.Since(t).Seconds(), nil
 	}
+	// overlapped writes the file with O_DIRECT writes of n bytes while
+	// another goroutine calls fdatasync back to back.
+	overlapped := func(n int) (float64, error) {
+		buf := vfs.AlignedBuffer(n)
+		var stop atomic.Bool
+		serr := make(chan error, 1)
+		go func() {
+			for !stop.Load() {
+				if err := f.Datasync(); err != nil {
+					serr <- err
+					return
+				}
+			}
+			serr <- nil
+		}()
+		t := time.Now()
+		written := int64(0)
+		var werr error
+		for off := int64(0); off+int64(n) <= size; off += int64(n) {
+			if _, werr = f.WriteAt(buf, off); werr != nil {
+				break
+			}
+			written += int64(n)
+		}
+		stop.Store(true)
+		if err := <-serr; err != nil {
+			return 0, err
+		}
+		if werr != nil {
+			return 0, werr
+		}
+		if err := f.Datasync(); err != nil {
+			return 0, err
+		}
+		return float64(written) / time.Since(t).Seconds(), nil
+	}
 	median := func(n int, synced bool) (float64, error) {
 		var rates []float64
 		for range 3 {
@@ -393,8 +496,20 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 	// is written: the most a group commit of that size can do.
 	batch = (batch + vfs.DirectAlign - 1) / vfs.DirectAlign * vfs.DirectAlign
 	res.FloorSyncedBatchBytes = batch
-	res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true)
-	return err
+	if res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true); err != nil {
+		return err
+	}
+	var rates []float64
+	for range 3 {
+		r, err := overlapped(batch)
+		if err != nil {
+			return err
+		}
+		rates = append(rates, r)
+	}
+	sort.Float64s(rates)
+	res.FloorOverlappedBandwidthBytesPerSec = rates[1]
+	return nil
 }
 
 func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
@@ -408,6 +523,9 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenc
 	}
 	payload := make([]byte, cfg.RecordSize)
 	n := cfg.SaturateRecords
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
 	t := time.Now()
 	for i := range n {
 		payload[0] = byte(i)
@@ -420,8 +538,13 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenc
 		l.Close()
 		return err
 	}
-	el := time.Since(t).Seconds()
+	elapsed := time.Since(t)
+	el := elapsed.Seconds()
+	res.ProducerCPUFraction = float64(threadCPU()-cpu0) / float64(elapsed)
 	st := l.Stats()
+	res.SealBusyFraction = float64(st.SealTime) / float64(elapsed)
+	res.WriteBusyFraction = float64(st.WriteTime) / float64(elapsed)
+	res.SyncBusyFraction = float64(st.SyncTime) / float64(elapsed)
 	if err := l.Close(); err != nil {
 		return err
 	}
@@ -439,6 +562,109 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenc
 	res.AvgBatchBytes = float64(st.WrittenBytes) / float64(st.Batches)
 	res.SegmentSwitches = len(segs) - 1
 	return nil
+}
+
+// retainSegments is how many segments' worth of records the recycled run's
+// retention keeps behind the writer.
+const retainSegments = 2
+
+// saturateRecycled runs the saturating producer with retention truncating
+// behind the writer, as the node does after each snapshot, so that dropped
+// segments go to the recycle pool and new segments reuse them. It measures
+// cfg.RecycledRecords records once at least two segments have been reused.
+func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
+	l, err := walfile.Open(dir, opts)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	o, err := opts.EnsureDefaults()
+	if err != nil {
+		return err
+	}
+	perSeg := uint64((o.SegmentSize - int64(o.BlockSize)) / int64(walfile.RecordSize(cfg.RecordSize)))
+	keep := retainSegments * perSeg
+	stop := make(chan struct{})
+	truncErr := make(chan error, 1)
+	go func() {
+		// The retention: a snapshot thread truncating behind the writer.
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				truncErr <- nil
+				return
+			case <-t.C:
+			}
+			if d := l.DurableSeq(); d+1 > keep {
+				if err := l.TruncateBefore(d + 1 - keep); err != nil {
+					truncErr <- err
+					return
+				}
+			}
+		}
+	}()
+	defer func() {
+		select {
+		case <-stop:
+		default:
+			close(stop)
+		}
+	}()
+	payload := make([]byte, cfg.RecordSize)
+	// Warm-up: until segments come from the pool.
+	for deadline := time.Now().Add(2 * time.Minute); l.Stats().SegmentsRecycled < 2; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no segment recycled after two minutes")
+		}
+		for i := range 1 << 16 {
+			payload[0] = byte(i)
+			if _, err := l.Append(1, payload); err != nil {
+				return err
+			}
+		}
+	}
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	n := cfg.RecycledRecords
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := l.Stats()
+	cpu0, proc0, wait0 := threadCPU(), processCPU(), runqueueWait()
+	t := time.Now()
+	for i := range n {
+		payload[0] = byte(i)
+		if _, err := l.Append(1, payload); err != nil {
+			return err
+		}
+	}
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	elapsed := time.Since(t)
+	cpu, proc, wait := threadCPU()-cpu0, processCPU()-proc0, runqueueWait()-wait0
+	st := l.Stats()
+	close(stop)
+	if err := <-truncErr; err != nil {
+		return err
+	}
+	el := elapsed.Seconds()
+	res.RecycledRecords = int64(n)
+	res.RecycledRecordsPerSec = float64(n) / el
+	res.RecycledBytesPerSec = res.RecycledRecordsPerSec * float64(walfile.RecordSize(cfg.RecordSize))
+	res.RecycledAvgBatchRecords = float64(n) / float64(st.Batches-before.Batches)
+	res.RecycledAvgSyncRecords = float64(n) / float64(st.Syncs-before.Syncs)
+	res.RecycledSegmentSwitches = int(st.SegmentSwitches - before.SegmentSwitches)
+	res.RecycledSegmentsReused = int(st.SegmentsRecycled - before.SegmentsRecycled)
+	res.RecycledSealBusyFraction = float64(st.SealTime-before.SealTime) / float64(elapsed)
+	res.RecycledWriteBusyFraction = float64(st.WriteTime-before.WriteTime) / float64(elapsed)
+	res.RecycledSyncBusyFraction = float64(st.SyncTime-before.SyncTime) / float64(elapsed)
+	res.RecycledProducerCPUFraction = float64(cpu) / float64(elapsed)
+	res.RecycledProcessCPUCores = float64(proc) / float64(elapsed)
+	res.RecycledRunqueueWaitCores = float64(wait) / float64(elapsed)
+	return l.Close()
 }
 
 // waitSegmentsReady waits until the log's file pipeline has want segments

@@ -84,7 +84,7 @@ func BenchmarkEncode(b *testing.B) {
 	b.SetBytes(64)
 	b.ReportAllocs()
 	for i := range b.N {
-		encodeRecord(buf, uint64(i+1), 0, 1, p)
+		encodeRecord(buf, uint64(i+1), 0, 1, p, testKey)
 	}
 }
 
@@ -133,4 +133,25 @@ func BenchmarkAppendCPU(b *testing.B) {
 	appendLoop(b, l, p)
 	b.ReportMetric(float64(b.N)/float64(l.Stats().Batches), "records/batch")
 	l.Close()
+}
+
+// BenchmarkFindOwn is the search Open makes through the rest of a recycled
+// last segment for records of its life: 64 MiB of records of an earlier
+// life, none of this one.
+func BenchmarkFindOwn(b *testing.B) {
+	seg := make([]byte, 64<<20)
+	old := keyFor(freshEpoch)
+	var pbuf [64]byte
+	for off, seq := 0, uint64(1); off+RecordSize(64) <= len(seg); seq++ {
+		off += encodeRecord(seg[off:], seq, 0, 1, payloadFor(seq, pbuf[:]), old)
+	}
+	k := keyFor(nextEpoch(freshEpoch))
+	b.SetBytes(int64(len(seg)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if p := findOwn(seg, 0, k); p >= 0 {
+			b.Fatalf("found a record of this life at %d", p)
+		}
+	}
 }

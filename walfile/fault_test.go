@@ -32,10 +32,11 @@ func (o *opLog) MaybeError(op vfs.Op, name string) error {
 }
 
 // faultWorkload runs a log over fs through several segment switches:
-// rounds of appends, each waited for. It returns the highest sequence any
+// rounds of appends, each waited for; with recycle, each followed by a
+// TruncateBefore behind the writer. It returns the highest sequence any
 // call reported durable, and checks on the way that nothing becomes durable
 // after the log failed.
-func faultWorkload(t *testing.T, fs vfs.FS, label string) (acked uint64, failed bool) {
+func faultWorkload(t *testing.T, fs vfs.FS, label string, recycle bool) (acked uint64, failed bool) {
 	t.Helper()
 	opts := Options{FS: fs, SegmentSize: 16 << 10, MaxBatch: 2 << 10}
 	l, err := Open(testDir, opts)
@@ -61,6 +62,11 @@ func faultWorkload(t *testing.T, fs vfs.FS, label string) (acked uint64, failed 
 			break
 		}
 		acked = max(acked, last)
+		if recycle {
+			// A failed truncation (a rename, remove or directory fsync)
+			// loses nothing: the log goes on.
+			_ = l.TruncateBefore(l.DurableSeq() + 1)
+		}
 	}
 	if fail != nil {
 		if !errors.Is(fail, ErrFailed) {
@@ -97,10 +103,25 @@ func faultWorkload(t *testing.T, fs vfs.FS, label string) (acked uint64, failed 
 // run with EIO and with ENOSPC. Whatever fails: the log turns failed and
 // says so; every sequence it reported durable survives a crash right after;
 // and no file whose write or fdatasync failed is ever synced again.
-func TestFaultInjectionEveryOp(t *testing.T) {
-	ref := newMemFS(t)
+func TestFaultInjectionEveryOp(t *testing.T) { faultInjectionEveryOp(t, false) }
+
+// TestFaultInjectionEveryOpRecycled is the same starting from a log with a
+// full recycle pool that truncates behind the writer, so that failures hit
+// the reuse of recycled files too.
+func TestFaultInjectionEveryOpRecycled(t *testing.T) { faultInjectionEveryOp(t, true) }
+
+func faultInjectionEveryOp(t *testing.T, recycle bool) {
+	var aged map[string][]byte
+	newFS := newMemFS
+	if recycle {
+		m := newMemFS(t)
+		ageLog(t, Options{FS: m, SegmentSize: 16 << 10, MaxBatch: 2 << 10})
+		aged = snapshotFiles(t, m, testDir)
+		newFS = func(t testing.TB) *vfs.MemFS { return memFSWith(t, testDir, aged) }
+	}
+	ref := newFS(t)
 	count := &vfs.FailAt{Ops: vfs.OpAll, N: -1}
-	if _, failed := faultWorkload(t, vfs.Inject(ref, count), "reference"); failed {
+	if _, failed := faultWorkload(t, vfs.Inject(ref, count), "reference", recycle); failed {
 		t.Fatal("reference run failed")
 	}
 	n := count.Seen()
@@ -115,9 +136,9 @@ func TestFaultInjectionEveryOp(t *testing.T) {
 	for _, injected := range []error{vfs.ErrIO, vfs.ErrNoSpace} {
 		for i := int64(0); i < n+10; i += step {
 			label := fmt.Sprintf("%v at op %d of %d", injected, i, n)
-			m := newMemFS(t)
+			m := newFS(t)
 			ol := &opLog{fail: &vfs.FailAt{Ops: vfs.OpAll, N: i, Err: injected}, failed: map[string]bool{}}
-			acked, _ := faultWorkload(t, vfs.Inject(m, vfs.InjectorFunc(ol.MaybeError)), label)
+			acked, _ := faultWorkload(t, vfs.Inject(m, vfs.InjectorFunc(ol.MaybeError)), label, recycle)
 			runs++
 			if ol.fail.Fired() {
 				fired++
@@ -126,11 +147,15 @@ func TestFaultInjectionEveryOp(t *testing.T) {
 				t.Fatalf("%s: synced again after a failed write or sync: %v", label, ol.syncsAft)
 			}
 			c := m.Crash(vfs.CrashOptions{})
-			got, err := readAll(c, testDir, 1)
+			from := uint64(1)
+			if segs, _, _ := listSegments(c, testDir); len(segs) > 0 {
+				from = segs[0].first
+			}
+			got, err := readAll(c, testDir, from)
 			if err != nil && !(acked == 0 && errors.Is(err, os.ErrNotExist)) {
 				t.Fatalf("%s: reading after crash: %v", label, err)
 			}
-			if got < acked {
+			if got < acked && acked >= from {
 				t.Fatalf("%s: %d reported durable, only %d survive a crash", label, acked, got)
 			}
 		}

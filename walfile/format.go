@@ -10,13 +10,27 @@ import (
 // Wire format: these constants define the bytes on disk (see doc.go). They
 // may only change together with FormatVersion.
 const (
-	// FormatVersion is the version written in every segment header.
-	FormatVersion = 1
+	// FormatVersion is the version written in every new segment header.
+	// Version 2 added the segment's epoch, which seeds every record's
+	// checksum and whose low 24 bits tag every record header. Segments of
+	// version 1 (no epoch, reserved bytes zero, unseeded checksums) are
+	// still read and appended to.
+	FormatVersion = 2
+	// formatV1 is the first version, read but no longer created.
+	formatV1 = 1
 	// segmentMagic opens every segment.
 	segmentMagic = "cowbWAL\x00"
 	// segHeaderLen is the length of the segment header at offset 0; the rest
-	// of the header block is zero.
-	segHeaderLen = 32
+	// of the header block is zero. segHeaderLenV1 is that of version 1.
+	segHeaderLen   = 40
+	segHeaderLenV1 = 32
+	// freshEpoch is the epoch of a segment file's first life, when it was
+	// written full of zeros; each reuse of the file adds one (skipping
+	// epochs whose tag would be 0).
+	freshEpoch = 1
+	// tagMask selects the bits of the epoch that tag each record header
+	// (bytes 21..23).
+	tagMask = 1<<24 - 1
 	// RecordHeaderLen is the length of a record header.
 	RecordHeaderLen = 24
 	// recordAlign is the alignment of every record within a segment.
@@ -30,6 +44,9 @@ const (
 	segExt    = ".wal"
 	brokenExt = ".broken"
 	tmpExt    = ".tmp"
+	// recycleExt names a segment file in the recycle pool: the segment's
+	// name plus this.
+	recycleExt = ".recycle"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -40,11 +57,52 @@ func recordSize(n int) int {
 	return (RecordHeaderLen + n + recordAlign - 1) &^ (recordAlign - 1)
 }
 
+// segKey is what ties a record to one life of its segment file: the
+// checksum seed derived from the segment's epoch and the epoch's tag.
+// Version 1 segments have the zero key: unseeded checksums, zero tag.
+type segKey struct {
+	seed uint32 // CRC32C of the epoch's 8 little-endian bytes
+	tag  uint32 // epoch & tagMask
+}
+
+// keyFor returns the key of a segment with epoch e (0: version 1).
+func keyFor(e uint64) segKey {
+	if e == 0 {
+		return segKey{}
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], e)
+	return segKey{seed: crc32.Checksum(b[:], castagnoli), tag: uint32(e & tagMask)}
+}
+
+// nextEpoch returns the epoch of the next life of a file whose current
+// epoch is e: one more, skipping any whose tag is zero, so that a record
+// header of a later life never looks like a zeroed or version 1 one. A
+// version 1 file (e = 0) has lived its first life: its next is 2, a
+// recycled one.
+func nextEpoch(e uint64) uint64 {
+	if e == 0 {
+		e = freshEpoch
+	}
+	e++
+	if e&tagMask == 0 {
+		e++
+	}
+	return e
+}
+
+// recordCRC is the checksum of the encoded record rec under key k: CRC32C of
+// the epoch's bytes followed by every byte of the record after the checksum
+// field.
+func recordCRC(rec []byte, k segKey) uint32 {
+	return crc32.Update(k.seed, castagnoli, rec[4:])
+}
+
 // encodeRecord writes one record into dst, which must hold recordSize(len(payload))
 // bytes, and returns that size.
-func encodeRecord(dst []byte, seq uint64, batch uint32, typ uint8, payload []byte) int {
+func encodeRecord(dst []byte, seq uint64, batch uint32, typ uint8, payload []byte, k segKey) int {
 	n := encodeBody(dst, seq, typ, payload)
-	sealRecord(dst[:n], batch)
+	sealRecord(dst[:n], batch, k)
 	return n
 }
 
@@ -64,20 +122,27 @@ func encodeBody(dst []byte, seq uint64, typ uint8, payload []byte) int {
 	return n
 }
 
-// sealRecord sets the batch field of the encoded record rec and its
-// checksum.
-func sealRecord(rec []byte, batch uint32) {
+// sealRecord sets the batch field, the epoch tag and the checksum of the
+// encoded record rec for a segment with key k.
+func sealRecord(rec []byte, batch uint32, k segKey) {
 	binary.LittleEndian.PutUint32(rec[16:], batch)
-	binary.LittleEndian.PutUint32(rec[0:], crc32.Checksum(rec[4:], castagnoli))
+	rec[21], rec[22], rec[23] = byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
+	binary.LittleEndian.PutUint32(rec[0:], recordCRC(rec, k))
+}
+
+// recordTag returns the epoch tag of the record header h.
+func recordTag(h []byte) uint32 {
+	return uint32(h[21]) | uint32(h[22])<<8 | uint32(h[23])<<16
 }
 
 // sealBatch seals every record in b, which holds whole records encoded by
 // encodeBody back to back, for a write issued while durable was the durable
 // sequence: each record's batch field becomes seq-durable-1, so that
 // seq-batch-1 is a sequence known durable when the record was written (see
-// doc.go). It returns an error, sealing nothing further, if b does not hold
-// whole records; that is a bug, never input.
-func sealBatch(b []byte, durable uint64) error {
+// doc.go), with the key k of the segment they are written to. It returns an
+// error, sealing nothing further, if b does not hold whole records; that is a
+// bug, never input.
+func sealBatch(b []byte, durable uint64, k segKey) error {
 	for off := 0; off < len(b); {
 		if len(b)-off < RecordHeaderLen {
 			return fmt.Errorf("walfile: %d stray bytes at the end of a batch", len(b)-off)
@@ -88,7 +153,7 @@ func sealBatch(b []byte, durable uint64) error {
 		if size > len(b)-off || seq <= durable || seq-durable-1 > maxBatchField {
 			return fmt.Errorf("walfile: bad record in a batch at %d (sequence %d, durable %d)", off, seq, durable)
 		}
-		sealRecord(b[off:off+size], uint32(seq-durable-1))
+		sealRecord(b[off:off+size], uint32(seq-durable-1), k)
 		off += size
 	}
 	return nil
@@ -123,17 +188,18 @@ var (
 	errEnd       = errors.New("end of data")
 	errTruncated = errors.New("record runs past the end of the segment")
 	errLength    = errors.New("impossible record length")
-	errReserved  = errors.New("reserved header bytes not zero")
+	errTag       = errors.New("record of another life of the segment file (epoch tag)")
 	errChecksum  = errors.New("checksum mismatch")
 	errSeqZero   = errors.New("sequence 0")
 	errBatch     = errors.New("batch offset larger than sequence")
 )
 
-// decodeRecord decodes the record at the start of b. It returns errEnd when b
-// starts with an all-zero record header (or is too short to hold one and is
-// all zero), and another error when the bytes are not a valid record. It
-// never panics, whatever b holds.
-func decodeRecord(b []byte) (decoded, error) {
+// decodeRecord decodes the record at the start of b, for a segment with key
+// k. It returns errEnd when b starts with an all-zero record header (or is
+// too short to hold one and is all zero), errTag when the header carries
+// another epoch's tag, and another error when the bytes are not a valid
+// record. It never panics, whatever b holds.
+func decodeRecord(b []byte, k segKey) (decoded, error) {
 	var d decoded
 	if len(b) < RecordHeaderLen {
 		if allZero(b) {
@@ -153,10 +219,10 @@ func decodeRecord(b []byte) (decoded, error) {
 	if size > len(b) {
 		return d, errTruncated
 	}
-	if h[21] != 0 || h[22] != 0 || h[23] != 0 {
-		return d, errReserved
+	if recordTag(h) != k.tag {
+		return d, errTag
 	}
-	if crc32.Checksum(b[4:size], castagnoli) != binary.LittleEndian.Uint32(h[0:]) {
+	if recordCRC(b[:size], k) != binary.LittleEndian.Uint32(h[0:]) {
 		return d, errChecksum
 	}
 	d.Seq = binary.LittleEndian.Uint64(h[8:])
@@ -175,34 +241,61 @@ func decodeRecord(b []byte) (decoded, error) {
 
 // segHeader is the decoded header of a segment.
 type segHeader struct {
+	version   int
 	blockSize int
 	firstSeq  uint64
+	epoch     uint64 // 0 for version 1
 }
 
-// encodeSegHeader fills block (one zeroed header block) with a header.
-func encodeSegHeader(block []byte, blockSize int, firstSeq uint64) {
+// key returns the key of the segment's records.
+func (h segHeader) key() segKey { return keyFor(h.epoch) }
+
+// recycled reports whether the segment file lives a later life than the one
+// it was zero-filled for: bytes after its data are then leftovers of earlier
+// lives, not zeros.
+func (h segHeader) recycled() bool { return h.epoch > freshEpoch }
+
+// encodeSegHeader fills block (one header block) with a header of the
+// current version.
+func encodeSegHeader(block []byte, blockSize int, firstSeq, epoch uint64) {
 	clear(block)
 	copy(block, segmentMagic)
 	binary.LittleEndian.PutUint32(block[8:], FormatVersion)
 	binary.LittleEndian.PutUint32(block[12:], uint32(blockSize))
 	binary.LittleEndian.PutUint64(block[20:], firstSeq)
-	binary.LittleEndian.PutUint32(block[28:], crc32.Checksum(block[:28], castagnoli))
+	binary.LittleEndian.PutUint64(block[28:], epoch)
+	binary.LittleEndian.PutUint32(block[36:], crc32.Checksum(block[:36], castagnoli))
 }
 
 // decodeSegHeader checks the header block at the start of b.
 func decodeSegHeader(b []byte) (segHeader, error) {
 	var h segHeader
-	if len(b) < segHeaderLen {
+	if len(b) < segHeaderLenV1 {
 		return h, errors.New("segment shorter than its header")
 	}
 	if string(b[:8]) != segmentMagic {
 		return h, errors.New("bad magic")
 	}
-	if crc32.Checksum(b[:28], castagnoli) != binary.LittleEndian.Uint32(b[28:]) {
+	hl := segHeaderLen
+	switch v := binary.LittleEndian.Uint32(b[8:]); v {
+	case FormatVersion:
+	case formatV1:
+		hl = segHeaderLenV1
+	default:
+		return h, fmt.Errorf("format version %d, want %d or %d", v, formatV1, FormatVersion)
+	}
+	if len(b) < hl {
+		return h, errors.New("segment shorter than its header")
+	}
+	if crc32.Checksum(b[:hl-4], castagnoli) != binary.LittleEndian.Uint32(b[hl-4:]) {
 		return h, errors.New("header checksum mismatch")
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != FormatVersion {
-		return h, fmt.Errorf("format version %d, want %d", v, FormatVersion)
+	h.version = int(binary.LittleEndian.Uint32(b[8:]))
+	if h.version == FormatVersion {
+		h.epoch = binary.LittleEndian.Uint64(b[28:])
+		if h.epoch == 0 || h.epoch&tagMask == 0 {
+			return h, fmt.Errorf("impossible epoch %d", h.epoch)
+		}
 	}
 	bs := binary.LittleEndian.Uint32(b[12:])
 	if bs == 0 || bs%4096 != 0 || bs > 1<<20 {
@@ -219,7 +312,7 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	if len(b) < h.blockSize {
 		return h, errors.New("segment shorter than its header block")
 	}
-	if !allZero(b[segHeaderLen:h.blockSize]) {
+	if !allZero(b[hl:h.blockSize]) {
 		return h, errors.New("header block padding not zero")
 	}
 	return h, nil

@@ -10,7 +10,7 @@ import (
 
 func TestDecodeRecord(t *testing.T) {
 	valid := make([]byte, 64)
-	n := encodeRecord(valid, 9, 2, 5, []byte("hello"))
+	n := encodeRecord(valid, 9, 2, 5, []byte("hello"), testKey)
 	valid = valid[:n]
 	mut := func(f func(b []byte)) []byte {
 		b := append([]byte(nil), valid...)
@@ -18,7 +18,18 @@ func TestDecodeRecord(t *testing.T) {
 		return b
 	}
 	// reseal recomputes the checksum, so only the field under test is wrong.
-	reseal := func(b []byte) { binary.LittleEndian.PutUint32(b, crc32.Checksum(b[4:], castagnoli)) }
+	reseal := func(b []byte) { binary.LittleEndian.PutUint32(b, recordCRC(b, testKey)) }
+	// under re-encodes the record for another life of the segment.
+	under := func(k segKey) []byte {
+		b := make([]byte, n)
+		encodeRecord(b, 9, 2, 5, []byte("hello"), k)
+		return b
+	}
+	// A version 1 record: reserved bytes zero, unseeded checksum.
+	v1 := mut(func(b []byte) {
+		b[21], b[22], b[23] = 0, 0, 0
+		binary.LittleEndian.PutUint32(b, crc32.Checksum(b[4:], castagnoli))
+	})
 	tests := []struct {
 		name string
 		in   []byte
@@ -37,12 +48,16 @@ func TestDecodeRecord(t *testing.T) {
 		{"flipped checksum", mut(func(b []byte) { b[0] ^= 1 }), errChecksum},
 		{"flipped sequence", mut(func(b []byte) { b[8] ^= 1 }), errChecksum},
 		{"huge length", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 1<<31) }), errLength},
-		{"reserved byte", mut(func(b []byte) { b[22] = 1; reseal(b) }), errReserved},
+		{"tag byte", mut(func(b []byte) { b[22] ^= 1; reseal(b) }), errTag},
+		{"record of the next life", under(keyFor(nextEpoch(freshEpoch))), errTag},
+		{"version 1 record", v1, errTag},
+		// Epochs 2^24 apart share a tag: the seeded checksum tells them apart.
+		{"record of a life with the same tag", under(keyFor(freshEpoch + 1<<24)), errChecksum},
 		{"sequence 0", mut(func(b []byte) { binary.LittleEndian.PutUint64(b[8:], 0); reseal(b) }), errSeqZero},
 		{"batch beyond sequence", mut(func(b []byte) { binary.LittleEndian.PutUint32(b[16:], 9); reseal(b) }), errBatch},
 	}
 	for _, tt := range tests {
-		d, err := decodeRecord(tt.in)
+		d, err := decodeRecord(tt.in, testKey)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: error %v, want %v", tt.name, err, tt.want)
 			continue
@@ -55,9 +70,9 @@ func TestDecodeRecord(t *testing.T) {
 
 func TestSegmentHeader(t *testing.T) {
 	b := make([]byte, 4096)
-	encodeSegHeader(b, 4096, 77)
+	encodeSegHeader(b, 4096, 77, 5)
 	seg := segment{name: segmentName(77), first: 77}
-	if h, err := checkSegHeader(b, seg); err != nil || h.firstSeq != 77 || h.blockSize != 4096 {
+	if h, err := checkSegHeader(b, seg); err != nil || h.firstSeq != 77 || h.blockSize != 4096 || h.epoch != 5 {
 		t.Fatalf("%+v %v", h, err)
 	}
 	for i := range 4096 {
@@ -92,19 +107,19 @@ func TestSealBatch(t *testing.T) {
 	for seq := uint64(100); seq < 140; seq++ {
 		p := payloadFor(seq, pbuf[:])
 		n += encodeBody(buf[n:], seq, typeFor(seq), p)
-		m += encodeRecord(want[m:], seq, uint32(seq-durable-1), typeFor(seq), p)
+		m += encodeRecord(want[m:], seq, uint32(seq-durable-1), typeFor(seq), p, testKey)
 	}
 	if n != m {
 		t.Fatalf("encodeBody wrote %d bytes, encodeRecord %d", n, m)
 	}
-	if err := sealBatch(buf[:n], durable); err != nil {
+	if err := sealBatch(buf[:n], durable, testKey); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf[:n], want[:m]) {
 		t.Fatal("sealed batch differs from encodeRecord's")
 	}
 	for off := 0; off < n; {
-		d, err := decodeRecord(buf[off:n])
+		d, err := decodeRecord(buf[off:n], testKey)
 		if err != nil {
 			t.Fatalf("record at %d: %v", off, err)
 		}
@@ -113,10 +128,10 @@ func TestSealBatch(t *testing.T) {
 		}
 		off += d.size
 	}
-	if err := sealBatch(buf[:n-3], durable); err == nil {
+	if err := sealBatch(buf[:n-3], durable, testKey); err == nil {
 		t.Error("sealBatch took a batch cut inside a record")
 	}
-	if err := sealBatch(buf[:n], 100); err == nil {
+	if err := sealBatch(buf[:n], 100, testKey); err == nil {
 		t.Error("sealBatch took a record at or below the durable sequence")
 	}
 }

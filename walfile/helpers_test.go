@@ -13,6 +13,9 @@ import (
 
 const testDir = "/data/wal"
 
+// testKey is the key of a segment file's first life.
+var testKey = keyFor(freshEpoch)
+
 // newMemFS returns a MemFS whose /data exists durably.
 func newMemFS(t testing.TB) *vfs.MemFS {
 	t.Helper()
@@ -145,3 +148,63 @@ func memFSWith(t testing.TB, dir string, files map[string][]byte) *vfs.MemFS {
 }
 
 func isCorrupt(err error) bool { return errors.Is(err, ErrCorrupt) }
+
+// ageLog runs the log in testDir over opts until its current segment is a
+// recycled file that has only just started and the recycle pool holds at
+// least three more: rounds of appends, each synced, with TruncateBefore
+// dropping every segment behind the writer whenever there are six, so that
+// the pool fills and new segments reuse files holding records of earlier
+// lives. It returns the first sequence left on disk.
+func ageLog(t testing.TB, opts Options) (first uint64) {
+	t.Helper()
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; ; round++ {
+		if round > 100_000 {
+			t.Fatal("no recycled segment after many rounds")
+		}
+		appendN(t, l, 20)
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		segs, _, err := listSegments(opts.FS, testDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(segs) >= 6 {
+			if err := l.TruncateBefore(l.DurableSeq() + 1); err != nil {
+				t.Fatal(err)
+			}
+			segs = segs[len(segs)-1:]
+		}
+		last := segs[len(segs)-1]
+		h, err := readSegHeader(opts.FS, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two reuses: the file then holds records of a life that was
+		// itself recycled.
+		if h.epoch > freshEpoch+1 && l.NextSeq()-last.first < 40 && l.Stats().RecyclePool >= 3 {
+			first = segs[0].first
+			break
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return first
+}
+
+// isRecycled reports whether the segment with the given name and bytes is
+// in a recycled file.
+func isRecycled(t testing.TB, name string, b []byte) bool {
+	t.Helper()
+	first, _ := parseSegmentName(name)
+	h, err := checkSegHeader(b, segment{name: name, first: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.recycled()
+}

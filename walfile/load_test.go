@@ -134,3 +134,99 @@ func TestZeroRunCrossingTheLoadChunk(t *testing.T) {
 		t.Fatalf("reading the large record: %d, %v", rec.Seq, err)
 	}
 }
+
+// TestPrefixLoadingMatchesWholeLoadingRecycled: the same for a recycled last
+// segment, loaded up to the end of its data and searched beyond it in
+// pieces. Damage anywhere, and records of this life planted in the
+// leftovers (across the search's piece boundaries too), are judged exactly
+// as when the whole segment is loaded.
+func TestPrefixLoadingMatchesWholeLoadingRecycled(t *testing.T) {
+	const segSize = 6 * loadChunk
+	m := newMemFS(t)
+	// The earlier life: a segment file full of records.
+	other := Options{FS: m, SegmentSize: segSize, MaxBatch: 64 << 10}
+	l, err := Open("/data/other", other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l.Stats().SegmentSwitches == 0 {
+		appendN(t, l, 1000)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := m.Bytes("/data/other/" + segmentName(1))
+	c := memFSWith(t, testDir, map[string][]byte{segmentName(1) + recycleExt: old})
+	l, err = Open(testDir, Options{FS: c, SegmentSize: segSize, MaxBatch: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 15 {
+		appendN(t, l, 2000)
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ref := snapshotFiles(t, c, testDir)
+	name := lastSegment(ref)
+	if !isRecycled(t, name, ref[name]) {
+		t.Fatal("the segment is not recycled")
+	}
+	if r := inspectBoth(t, ref, "undamaged"); r.Damage != nil || r.LastSeq != 30000 {
+		t.Fatalf("undamaged log: %+v", r)
+	}
+	if sd, err := loadSegment(c, testDir+"/"+name, nil, false); err != nil || sd.complete || int64(len(sd.b)) >= segSize/2 {
+		t.Fatalf("the undamaged recycled segment was loaded whole (%d bytes, %v)", len(sd.b), err)
+	}
+	recs := spans(t, name, ref[name])
+	end := recs[len(recs)-1].end
+	if end < loadChunk {
+		t.Fatalf("the data ends at %d, within the first chunk", end)
+	}
+	h, _ := checkSegHeader(ref[name], segment{name: name, first: 1})
+	rng := rand.New(rand.NewSource(2))
+	runs := 60
+	if testing.Short() {
+		runs = 12
+	}
+	if raceEnabled {
+		runs = 4
+	}
+	// Offsets to plant a record of this life at: the search's first piece
+	// starts at the end of the data and the next one 16 bytes before it ends.
+	boundary := end + 4*loadChunk - 2*recordAlign
+	// The loaded prefix ends with the chunk holding the end of the data.
+	prefixEnd := (end/loadChunk + 1) * loadChunk
+	plant := []int64{end + 4096, end + 2*loadChunk + 8, boundary - 24, boundary - 16, boundary - 8, boundary, segSize - 96,
+		prefixEnd - 40, prefixEnd - 16, prefixEnd}
+	var pbuf [64]byte
+	for i := range runs + len(plant) {
+		files := map[string][]byte{}
+		for n, b := range ref {
+			files[n] = b
+		}
+		b := append([]byte(nil), ref[name]...)
+		label := ""
+		if i < len(plant) {
+			at := plant[i] &^ (recordAlign - 1)
+			seq := uint64(30000 + 5)
+			encodeRecord(b[at:], seq, 0, typeFor(seq), payloadFor(seq, pbuf[:]), h.key())
+			label = "record planted at " + itoa(int(at))
+		} else {
+			at := rng.Int63n(int64(len(b)))
+			if i%2 == 0 {
+				at = rng.Int63n(end)
+			}
+			b[at] ^= byte(1 + rng.Intn(255))
+			label = "byte " + itoa(int(at))
+		}
+		files[name] = b
+		r := inspectBoth(t, files, label)
+		if i < len(plant) && r.Damage == nil {
+			t.Fatalf("%s: not found", label)
+		}
+	}
+}

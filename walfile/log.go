@@ -57,6 +57,11 @@ type Log struct {
 	epoch     time.Time
 	notify    chan struct{}
 	batches   atomic.Uint64 // writes of batches
+	recycled  atomic.Uint64 // segments installed from the recycle pool
+	switches  atomic.Uint64 // segments installed by the writer
+	sealNs    atomic.Int64  // time spent sealing, writing and in fdatasync
+	writeNs   atomic.Int64
+	syncNs    atomic.Int64
 	syncs     atomic.Uint64 // fdatasyncs that made records durable
 	written   atomic.Uint64 // bytes written by batches
 
@@ -83,7 +88,12 @@ type batch struct {
 	last     uint64 // sequence of the last record
 	segFirst uint64 // first sequence of the segment the bytes belong to
 	segCap   int64  // size of that segment
+	key      segKey // the key that segment's records are sealed with
 	newSeg   bool   // the writer must create segment segFirst first
+	// next is the prepared file a batch with newSeg is written to, taken
+	// by the sealer (the records' checksums depend on the file's epoch);
+	// nil until then and once the writer has installed it.
+	next *prepared
 	// carrying is set while the worker that took the previous buffer has
 	// yet to copy its sealed last block into buf[:carried]; appenders then
 	// may not restart the buffer at a new segment.
@@ -156,6 +166,18 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 			return nil, err
 		}
 	}
+	pool, err := listRecycled(fs, dir)
+	if err != nil {
+		return nil, err
+	}
+	if keep := max(opts.RecycleSegments, 0); len(pool) > keep {
+		for _, p := range pool[keep:] {
+			if err := fs.Remove(p); err != nil {
+				return nil, err
+			}
+		}
+		pool = pool[:keep]
+	}
 	l := &Log{
 		opts:   opts,
 		dir:    dir,
@@ -174,13 +196,13 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 	for range ioBuffers - 1 {
 		l.free = append(l.free, &batch{buf: vfs.AlignedBuffer(bufLen)})
 	}
-	if err := l.openTail(); err != nil {
+	if err := l.openTail(&pool); err != nil {
 		if l.seg != nil {
 			l.seg.Close()
 		}
 		return nil, err
 	}
-	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments, l.busy)
+	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments, l.busy, pool, opts.RecycleSegments)
 	l.writtenSq = l.durable.Load()
 	l.synced = l.writtenSq
 	started := make(chan error, ioWorkers)
@@ -212,14 +234,15 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 }
 
 // openTail finds (or creates) the segment to append to, cuts a torn tail,
-// and loads the partly written last block into the fill buffer.
-func (l *Log) openTail() error {
+// and loads the partly written last block into the fill buffer. A first
+// segment may take a file from the recycle pool.
+func (l *Log) openTail(pool *[]string) error {
 	r, buf, err := scanLog(l.fs, l.dir, false)
 	if err != nil {
 		return err
 	}
 	if len(r.Segments) == 0 {
-		return l.createFirst()
+		return l.createFirst(pool)
 	}
 	if d := r.Damage; d != nil {
 		if !d.Torn {
@@ -272,36 +295,60 @@ func (l *Log) openTail() error {
 	f0.carried = f0.n
 	copy(f0.buf, buf[whole:end])
 	f0.segFirst, f0.segCap = last.FirstSeq, segCap
+	f0.key = keyFor(last.Epoch)
 	l.next = last.LastSeq + 1
 	l.durable.Store(last.LastSeq)
 	return nil
 }
 
-// createFirst creates the first segment of an empty log.
-func (l *Log) createFirst() error {
+// createFirst creates the first segment of an empty log, from a file of
+// the recycle pool if one is usable.
+func (l *Log) createFirst(pool *[]string) error {
 	first := l.opts.FirstSeq
-	tmp := filepath.Join(l.dir, "prealloc-first"+tmpExt)
-	f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil, nil)
-	if err != nil {
+	var x prepared
+	for len(*pool) > 0 && x.f == nil {
+		path := (*pool)[0]
+		*pool = (*pool)[1:]
+		f, epoch, err := openRecycled(l.fs, path, l.opts.SegmentSize, l.opts.directFlag())
+		if err != nil {
+			if err := l.fs.Remove(path); err != nil {
+				return err
+			}
+			continue
+		}
+		x = prepared{f: f, path: path, epoch: epoch, recycled: true}
+	}
+	if x.f == nil {
+		tmp := filepath.Join(l.dir, "prealloc-first"+tmpExt)
+		f, err := prepareSegment(l.fs, tmp, l.opts.SegmentSize, l.opts.directFlag(), vfs.AlignedBuffer(int(min(l.opts.SegmentSize, 1<<20))), nil, nil)
+		if err != nil {
+			return err
+		}
+		x = prepared{f: f, path: tmp, epoch: freshEpoch}
+	}
+	l.seg = x.f
+	if err := l.installSegment(x.f, x.path, first, x.epoch); err != nil {
 		return err
 	}
-	l.seg = f
-	if err := l.installSegment(f, tmp, first); err != nil {
-		return err
+	if x.recycled {
+		l.recycled.Add(1)
 	}
 	f0 := l.fill
 	f0.base, f0.n, f0.carried = int64(l.bs), 0, 0
 	f0.segFirst, f0.segCap = first, l.opts.SegmentSize
+	f0.key = keyFor(x.epoch)
 	l.next = first
 	l.durable.Store(first - 1)
 	return nil
 }
 
-// installSegment makes the prepared file f (at tmp) the segment starting at
-// first: header written and fdatasynced, renamed, directory fsynced. Only
-// then may records be written to it.
-func (l *Log) installSegment(f vfs.File, tmp string, first uint64) error {
-	encodeSegHeader(l.hdr, l.bs, first)
+// installSegment makes the prepared file f (at tmp, a temporary or pool
+// name) the segment starting at first, in the life epoch: header written
+// and fdatasynced, renamed, directory fsynced. Only then may records be
+// written to it. For a recycled file the fdatasync is cheap: the file is
+// fully written, so only its data changed.
+func (l *Log) installSegment(f vfs.File, tmp string, first, epoch uint64) error {
+	encodeSegHeader(l.hdr, l.bs, first, epoch)
 	if _, err := f.WriteAt(l.hdr, 0); err != nil {
 		return err
 	}
@@ -437,16 +484,31 @@ type Stats struct {
 	// WrittenBytes is the bytes written by them, whole blocks, rewritten
 	// partial blocks counted each time.
 	WrittenBytes uint64
-	// SegmentsReady is the number of zero-filled segments the file
-	// pipeline holds ready for the next segment switches; below
-	// Options.PreparedSegments it is preparing one (writing zeros).
+	// SegmentsReady is the number of segments the file pipeline holds
+	// ready for the next segment switches; below Options.PreparedSegments
+	// it is preparing one (writing zeros, unless the recycle pool has a
+	// file).
 	SegmentsReady int
+	// SegmentsRecycled is the number of segments installed in a file from
+	// the recycle pool rather than a zero-filled one.
+	SegmentsRecycled uint64
+	// RecyclePool is the number of files in the recycle pool now.
+	RecyclePool int
+	// SegmentSwitches is the number of segments the log moved to.
+	SegmentSwitches uint64
+	// SealTime, WriteTime and SyncTime are the time the I/O workers spent
+	// in each role (checksumming batches; their pwrites, segment switches
+	// included; fdatasyncs). Divided by the elapsed time they say which
+	// stage bounds the log: each role is held by one worker at a time.
+	SealTime, WriteTime, SyncTime time.Duration
 }
 
 // Stats returns what the log wrote since Open.
 func (l *Log) Stats() Stats {
 	return Stats{Batches: l.batches.Load(), Syncs: l.syncs.Load(), WrittenBytes: l.written.Load(),
-		SegmentsReady: int(l.pipe.ready.Load())}
+		SegmentsReady: int(l.pipe.ready.Load()), SegmentsRecycled: l.recycled.Load(), RecyclePool: l.pipe.poolLen(),
+		SegmentSwitches: l.switches.Load(), SealTime: time.Duration(l.sealNs.Load()),
+		WriteTime: time.Duration(l.writeNs.Load()), SyncTime: time.Duration(l.syncNs.Load())}
 }
 
 // Err returns the failure that made the log unusable (wrapping ErrFailed),
@@ -607,7 +669,9 @@ func (l *Log) syncOnce() {
 	l.syncing = true
 	upto, f, name := l.writtenSq, l.seg, l.segName
 	l.mu.Unlock()
+	t0 := time.Now()
 	err := f.Datasync()
+	l.syncNs.Add(int64(time.Since(t0)))
 	l.mu.Lock()
 	if err != nil {
 		l.syncing = false
@@ -649,6 +713,21 @@ func (l *Log) syncOnce() {
 func (l *Log) sealOnce() {
 	l.sealing = true
 	b := l.fill
+	if b.newSeg && b.next == nil {
+		// The records' checksums are seeded with the epoch of the file
+		// they go to: take it from the pipeline now. Appenders keep
+		// filling b meanwhile; only the sealer replaces l.fill.
+		l.mu.Unlock()
+		x, err := l.pipe.get()
+		l.mu.Lock()
+		if err != nil {
+			l.sealing = false
+			l.fail(err)
+			return
+		}
+		b.next = &x
+		b.key = keyFor(x.epoch)
+	}
 	nb := l.free[len(l.free)-1]
 	l.free = l.free[:len(l.free)-1]
 	nb.carryFrom(b, l.bs)
@@ -657,15 +736,17 @@ func (l *Log) sealOnce() {
 	l.space.Broadcast()
 	durable := l.synced
 	l.mu.Unlock()
-	err := sealBatch(b.buf[b.carried:b.n], durable)
+	t0 := time.Now()
+	err := sealBatch(b.buf[b.carried:b.n], durable, b.key)
 	whole := b.n / l.bs * l.bs
 	copy(nb.buf[:b.n-whole], b.buf[whole:b.n])
+	l.sealNs.Add(int64(time.Since(t0)))
 	l.mu.Lock()
 	l.sealing = false
 	nb.carrying = false
 	l.space.Broadcast()
 	if err != nil {
-		l.free = append(l.free, b)
+		l.release(b)
 		l.fail(err)
 		return
 	}
@@ -692,14 +773,21 @@ func (l *Log) writeOnce() {
 			l.drainers--
 		}
 		if l.err != nil {
-			l.free = append(l.free, b)
+			l.release(b)
 			return
 		}
 	}
 	l.mu.Unlock()
+	t0 := time.Now()
 	err := l.writeBatch(b)
+	l.writeNs.Add(int64(time.Since(t0)))
+	if err == nil && l.opts.AfterWrite != nil {
+		// Written, not yet covered by an fdatasync: writtenSq is still
+		// below the batch, so no sync role can take it yet.
+		l.opts.AfterWrite()
+	}
 	l.mu.Lock()
-	l.free = append(l.free, b)
+	l.release(b)
 	l.space.Broadcast()
 	if err != nil {
 		l.fail(err)
@@ -709,6 +797,17 @@ func (l *Log) writeOnce() {
 	l.lastWrite.Store(int64(time.Since(l.epoch)))
 	l.batches.Add(1)
 	l.written.Add(uint64((b.n + l.bs - 1) / l.bs * l.bs))
+}
+
+// release returns b to the free buffers, with mu held, discarding a
+// prepared segment file it still holds (the log has failed: it will not be
+// installed).
+func (l *Log) release(b *batch) {
+	if b.next != nil {
+		b.next.discard(l.fs)
+		b.next = nil
+	}
+	l.free = append(l.free, b)
 }
 
 func (l *Log) signal() {
@@ -727,14 +826,15 @@ func (b *batch) carryFrom(prev *batch, bs int) {
 	b.base = prev.base + int64(whole)
 	b.n, b.carried = k, k
 	b.first, b.last = 0, 0
-	b.segFirst, b.segCap, b.newSeg = prev.segFirst, prev.segCap, false
+	b.segFirst, b.segCap, b.key, b.newSeg = prev.segFirst, prev.segCap, prev.key, false
+	b.next = nil
 }
 
 // writeBatch writes the sealed batch b, switching segment first if b starts
 // one. Any error is final.
 func (l *Log) writeBatch(b *batch) error {
 	if b.newSeg {
-		if err := l.roll(b.segFirst); err != nil {
+		if err := l.roll(b); err != nil {
 			return err
 		}
 	}
@@ -746,17 +846,23 @@ func (l *Log) writeBatch(b *batch) error {
 	return nil
 }
 
-// roll switches to a new segment starting at first.
-func (l *Log) roll(first uint64) error {
-	f, tmp, err := l.pipe.get()
-	if err != nil {
-		return err
+// roll switches to the new segment the batch b starts, in the file the
+// sealer took for it.
+func (l *Log) roll(b *batch) error {
+	x := b.next
+	b.next = nil
+	if x == nil {
+		return fmt.Errorf("walfile: batch starting segment %s was sealed without a file", segmentName(b.segFirst))
 	}
 	old := l.seg
-	l.seg = f
-	if err := l.installSegment(f, tmp, first); err != nil {
+	l.seg = x.f
+	if err := l.installSegment(x.f, x.path, b.segFirst, x.epoch); err != nil {
 		old.Close()
-		return fmt.Errorf("create segment %s: %w", segmentName(first), err)
+		return fmt.Errorf("create segment %s: %w", segmentName(b.segFirst), err)
+	}
+	l.switches.Add(1)
+	if x.recycled {
+		l.recycled.Add(1)
 	}
 	// The old segment's records are durable; closing it cannot lose them.
 	old.Close()
@@ -793,10 +899,13 @@ func (l *Log) Close() error {
 	return cerr
 }
 
-// TruncateBefore removes whole segments that hold only records below seq,
+// TruncateBefore drops whole segments that hold only records below seq,
 // oldest first, and fsyncs the directory. The segment being written is never
-// removed. seq may not exceed DurableSeq()+1: what it drops must be covered
-// by a durable snapshot, which cannot be ahead of the durable log.
+// dropped. seq may not exceed DurableSeq()+1: what it drops must be covered
+// by a durable snapshot, which cannot be ahead of the durable log. Dropped
+// segments of the current size go to the recycle pool (renamed) while it has
+// room (Options.RecycleSegments) and are removed otherwise; a segment in the
+// pool may be reused at once, so no Reader may still be reading below seq.
 func (l *Log) TruncateBefore(seq uint64) error {
 	if d := l.DurableSeq(); seq > d+1 {
 		return fmt.Errorf("%w: truncate before %d, durable only to %d", ErrSequence, seq, d)
@@ -810,17 +919,37 @@ func (l *Log) TruncateBefore(seq uint64) error {
 	if err != nil {
 		return err
 	}
-	removed := 0
+	room := l.pipe.poolRoom()
+	var kept []string
+	dropped := 0
 	for i := 0; i+1 < len(segs) && segs[i+1].first <= seq; i++ {
+		dropped++
+		if room > 0 {
+			if size, _, err := l.fs.Stat(segs[i].path); err == nil && size == l.opts.SegmentSize {
+				dst := recyclePath(segs[i].path)
+				if err := l.fs.Rename(segs[i].path, dst); err != nil {
+					return err
+				}
+				kept = append(kept, dst)
+				room--
+				continue
+			}
+		}
 		if err := l.fs.Remove(segs[i].path); err != nil {
 			return err
 		}
-		removed++
 	}
-	if removed == 0 {
+	if dropped == 0 {
 		return nil
 	}
-	return l.fs.SyncDir(l.dir)
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return err
+	}
+	// Only now: had a reused file's new name become durable before its
+	// pool name, a crash could leave it under its old segment name with
+	// another segment's header.
+	l.pipe.give(kept)
+	return nil
 }
 
 // FirstSeq returns the first sequence the log holds on disk.

@@ -6,20 +6,22 @@ import (
 	"io"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cowbook/cowbook/internal/vfs"
 )
 
 func TestRoundTripAcrossSegments(t *testing.T) {
-	n := 2_000_000
+	n, segSize, minSegs := 2_000_000, int64(256<<10), 100
 	if testing.Short() || raceEnabled {
 		// Under the race detector the writer keeps pace with the producer,
 		// so batches are tiny and MemFS copies the whole segment on every
 		// fdatasync: volume is for the plain run, concurrency for this one.
-		n = 30_000
+		// Smaller segments keep it crossing many boundaries.
+		n, segSize, minSegs = 30_000, 32<<10, 10
 	}
 	m := newMemFS(t)
-	opts := Options{FS: m, SegmentSize: 256 << 10, MaxBatch: 64 << 10}
+	opts := Options{FS: m, SegmentSize: segSize, MaxBatch: 64 << 10}
 	l, err := Open(testDir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +31,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs, _, _ := listSegments(m, testDir)
-	if len(segs) < 2 || (!raceEnabled && len(segs) < 100) {
+	if len(segs) < minSegs {
 		t.Fatalf("only %d segments: the test does not cross segment boundaries", len(segs))
 	}
 	// Reopen and continue.
@@ -412,5 +414,53 @@ func TestLiveReaderStopsAtDurable(t *testing.T) {
 	}
 	if n != 8 {
 		t.Fatalf("read %d records from 3 to 10", n)
+	}
+}
+
+// TestAfterWriteHook: the hook runs once a batch's write has returned and
+// before any fdatasync covers it. While it blocks, the record is in the file
+// but not durable (a crash then loses it), and the durable sequence does
+// not move.
+func TestAfterWriteHook(t *testing.T) {
+	m := newMemFS(t)
+	var armed atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	opts := smallOpts(m)
+	opts.AfterWrite = func() {
+		if armed.CompareAndSwap(true, false) {
+			entered <- struct{}{}
+			<-release
+		}
+	}
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	appendN(t, l, 1)
+	<-entered
+	seg, _ := m.Bytes(testDir + "/" + segmentName(1))
+	recs := spans(t, segmentName(1), seg)
+	if len(recs) != 11 {
+		t.Fatalf("in the hook the segment holds %d records, want the 11th written", len(recs))
+	}
+	time.Sleep(20 * time.Millisecond)
+	if d := l.DurableSeq(); d != 10 {
+		t.Fatalf("durable sequence %d while the hook holds the write of 11", d)
+	}
+	c := m.Crash(vfs.CrashOptions{})
+	if last, err := readAll(c, testDir, 1); err != nil || last != 10 {
+		t.Fatalf("a crash in the hook keeps records to %d (%v), want 10: nothing unsynced survives", last, err)
+	}
+	close(release)
+	if err := l.WaitDurable(11); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -14,9 +14,38 @@ import (
 // default-sized (64 MiB) segment holding 1 MiB of records and the zeroed
 // rest, on the real filesystem: warm, with the segment in the page cache,
 // and cold, with its pages dropped from it first (posix_fadvise DONTNEED).
+// The recycled variants have a recycled last segment instead, whose rest
+// holds records of an earlier life: it is read and searched whole.
 func BenchmarkOpen(b *testing.B) {
-	b.Run("warm", func(b *testing.B) { benchOpen(b, false) })
-	b.Run("cold", func(b *testing.B) { benchOpen(b, true) })
+	b.Run("warm", func(b *testing.B) { benchOpen(b, false, false) })
+	b.Run("cold", func(b *testing.B) { benchOpen(b, true, false) })
+	b.Run("recycled-warm", func(b *testing.B) { benchOpen(b, false, true) })
+	b.Run("recycled-cold", func(b *testing.B) { benchOpen(b, true, true) })
+}
+
+// fillPool puts in dir's recycle pool a 64 MiB segment file full of
+// records, written by a log in another directory.
+func fillPool(b *testing.B, dir string) {
+	other := b.TempDir()
+	l, err := Open(other, Options{FS: vfs.OS})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := make([]byte, 64)
+	for range (64 << 20) / RecordSize(64) {
+		if _, err := l.Append(1, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(other, segmentName(1)), filepath.Join(dir, segmentName(1)+recycleExt)); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // evict drops the pages of every segment in dir from the page cache.
@@ -34,8 +63,11 @@ func evict(b *testing.B, dir string) {
 	}
 }
 
-func benchOpen(b *testing.B, cold bool) {
+func benchOpen(b *testing.B, cold, recycled bool) {
 	dir := b.TempDir()
+	if recycled {
+		fillPool(b, dir)
+	}
 	l, err := Open(dir, Options{FS: vfs.OS})
 	if err != nil {
 		b.Fatal(err)
@@ -45,6 +77,9 @@ func benchOpen(b *testing.B, cold bool) {
 		if _, err := l.Append(1, p); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if isRecycledDir(b, dir) != recycled {
+		b.Fatalf("last segment recycled: %v", !recycled)
 	}
 	if err := l.Close(); err != nil {
 		b.Fatal(err)
@@ -67,4 +102,17 @@ func benchOpen(b *testing.B, cold bool) {
 		}
 		b.StartTimer()
 	}
+}
+
+// isRecycledDir reports whether the last segment in dir is recycled.
+func isRecycledDir(b *testing.B, dir string) bool {
+	segs, _, err := listSegments(vfs.OS, dir)
+	if err != nil || len(segs) == 0 {
+		b.Fatal(segs, err)
+	}
+	h, err := readSegHeader(vfs.OS, segs[len(segs)-1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h.recycled()
 }

@@ -23,12 +23,19 @@ type Options struct {
 	// much Append buffers before it waits for the disk (each of the three
 	// write buffers holds MaxBatch bytes plus two blocks). Zero: 1 MiB.
 	MaxBatch int
-	// PreparedSegments is how many zero-filled segments the file pipeline
-	// keeps ready ahead of the writer. While at least one is ready and the
-	// log is writing, the pipeline waits before each chunk of zeros, so a
-	// burst of up to this many segments is written without zeros competing
-	// for the disk. Zero: 1.
+	// PreparedSegments is how many segments the file pipeline keeps ready
+	// ahead of the writer (recycled files when the recycle pool has them,
+	// zero-filled ones otherwise). While at least one is ready and the log
+	// is writing, the pipeline waits before each chunk of zeros, so a burst
+	// of up to this many segments is written without zeros competing for
+	// the disk. Zero: 1.
 	PreparedSegments int
+	// RecycleSegments bounds the recycle pool: segments that TruncateBefore
+	// drops are kept, up to this many, under a recycle name, and the file
+	// pipeline reuses them for new segments instead of writing a new file
+	// full of zeros (see doc.go); beyond it they are removed. Negative: no
+	// pool, every dropped segment is removed. Zero: 4.
+	RecycleSegments int
 	// FirstSeq is the sequence of the first record of a new, empty log.
 	// Ignored when the log already holds segments. Zero: 1.
 	FirstSeq uint64
@@ -46,6 +53,12 @@ type Options struct {
 	// error fails Open; each release is called when its worker exits.
 	// Zero: the workers run wherever the Go scheduler puts them.
 	PinWriter func() (release func() error, err error)
+	// AfterWrite, when set, is called by the I/O worker that wrote a batch,
+	// after its write returned and before any fdatasync that covers it
+	// starts. It is a hook for fault-injection and kill tests (stop the
+	// process with records written but not durable); it must not call the
+	// Log's methods. Zero: none.
+	AfterWrite func()
 	// Buffered turns O_DIRECT off, for filesystems that do not support it
 	// (tmpfs). Durability still comes from fdatasync. Zero: O_DIRECT.
 	Buffered bool
@@ -69,6 +82,9 @@ func (o Options) EnsureDefaults() (Options, error) {
 	if o.PreparedSegments == 0 {
 		o.PreparedSegments = 1
 	}
+	if o.RecycleSegments == 0 {
+		o.RecycleSegments = 4
+	}
 	if o.FirstSeq == 0 {
 		o.FirstSeq = 1
 	}
@@ -79,6 +95,8 @@ func (o Options) EnsureDefaults() (Options, error) {
 		return o, fmt.Errorf("walfile: SegmentSize %d is not a multiple of BlockSize %d of at least 4 blocks", o.SegmentSize, o.BlockSize)
 	case o.MaxBatch < RecordHeaderLen || o.MaxBatch > 1<<30:
 		return o, fmt.Errorf("walfile: MaxBatch %d out of range", o.MaxBatch)
+	case o.RecycleSegments > 1024:
+		return o, fmt.Errorf("walfile: RecycleSegments %d out of range", o.RecycleSegments)
 	case o.PreparedSegments < 0 || o.PreparedSegments > 64:
 		return o, fmt.Errorf("walfile: PreparedSegments %d out of range", o.PreparedSegments)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,9 +15,12 @@ import (
 )
 
 // pipeline prepares segments ahead of the writer, as etcd's file pipeline
-// does: each is created under a temporary name, written full of zeros and
-// fsynced, so that switching to it costs the writer only a header write, a
-// rename and a directory fsync.
+// does, so that switching to one costs the writer only a header write, an
+// fdatasync, a rename and a directory fsync. It takes a file from the
+// recycle pool when there is one: that file is already fully written, so it
+// is only opened and its header read for the epoch of its next life.
+// Otherwise it creates a file under a temporary name, writes it full of
+// zeros and fsyncs it.
 type pipeline struct {
 	fs    vfs.FS
 	dir   string
@@ -29,6 +34,10 @@ type pipeline struct {
 	ready atomic.Int32 // prepared segments not yet taken
 	// busy reports whether the log is writing; nil: never.
 	busy func() bool
+
+	poolMu  sync.Mutex
+	pool    []string // paths of recycled segment files, oldest first
+	poolMax int      // bound of the pool; ≤ 0: no pool
 }
 
 // yieldPause is how long the pipeline waits before it looks again whether
@@ -39,29 +48,55 @@ const yieldPause = time.Millisecond
 // ready and the log is busy writing: the zeros then go to the disk between
 // bursts of records instead of taking half of its bandwidth during them.
 // With no segment ready the log will need this one next, and it is written
-// at once.
-func (p *pipeline) yield() {
-	for p.busy != nil && p.ready.Load() > 0 && p.busy() {
+// at once. It returns true when a recycled file has become available: the
+// zero-filling is then abandoned for it.
+func (p *pipeline) yield() bool {
+	for {
+		if p.poolLen() > 0 {
+			return true
+		}
+		if p.busy == nil || p.ready.Load() == 0 || !p.busy() {
+			return false
+		}
 		select {
 		case <-p.stopc:
-			return
+			return false
 		case <-time.After(yieldPause):
 		}
 	}
 }
 
-// prepared is a zero-filled segment file, or the error preparing one.
+// prepared is a segment file ready to be installed, or the error preparing
+// one.
 type prepared struct {
-	f    vfs.File
-	path string
-	err  error
+	f        vfs.File
+	path     string
+	epoch    uint64 // of the file's next life
+	recycled bool   // taken from the recycle pool (path is its pool name)
+	err      error
 }
 
-var errPipelineStopped = errors.New("walfile: segment pipeline stopped")
+// discard closes a prepared file nobody will install. A zero-filled one is
+// removed (its name was never made durable); a recycled one stays in the
+// directory under its pool name and returns to the pool on the next Open.
+func (x prepared) discard(fs vfs.FS) {
+	if x.f == nil {
+		return
+	}
+	x.f.Close()
+	if !x.recycled {
+		fs.Remove(x.path)
+	}
+}
 
-func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func() bool) *pipeline {
+var (
+	errPipelineStopped = errors.New("walfile: segment pipeline stopped")
+	errUseRecycled     = errors.New("walfile: a recycled segment became available")
+)
+
+func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func() bool, pool []string, poolMax int) *pipeline {
 	p := &pipeline{
-		fs: fs, dir: dir, size: size, flag: flag, busy: busy,
+		fs: fs, dir: dir, size: size, flag: flag, busy: busy, pool: pool, poolMax: poolMax,
 		zero:  vfs.AlignedBuffer(int(min(size, 1<<20))),
 		ch:    make(chan prepared, ahead-1),
 		stopc: make(chan struct{}),
@@ -75,37 +110,129 @@ func (p *pipeline) run() {
 	defer close(p.done)
 	defer close(p.ch)
 	for i := 0; ; i++ {
-		path := filepath.Join(p.dir, fmt.Sprintf("prealloc-%d%s", i, tmpExt))
-		f, err := prepareSegment(p.fs, path, p.size, p.flag, p.zero, p.stopc, p.yield)
-		if err == nil {
+		var x prepared
+		if path := p.take(); path != "" {
+			f, epoch, err := openRecycled(p.fs, path, p.size, p.flag)
+			if err != nil {
+				// Not reusable (wrong size, unreadable header): a
+				// fresh file takes its place.
+				p.fs.Remove(path)
+				continue
+			}
+			x = prepared{f: f, path: path, epoch: epoch, recycled: true}
+		} else {
+			path := filepath.Join(p.dir, fmt.Sprintf("prealloc-%d%s", i, tmpExt))
+			f, err := prepareSegment(p.fs, path, p.size, p.flag, p.zero, p.stopc, p.yield)
+			if err == errUseRecycled {
+				continue
+			}
+			x = prepared{f: f, path: path, epoch: freshEpoch, err: err}
+		}
+		if x.err == nil {
 			p.ready.Add(1)
 		}
 		select {
-		case p.ch <- prepared{f: f, path: path, err: err}:
-			if err != nil {
+		case p.ch <- x:
+			if x.err != nil {
 				return
 			}
 		case <-p.stopc:
-			if f != nil {
-				f.Close()
-				p.fs.Remove(path)
-			}
+			x.discard(p.fs)
 			return
 		}
 	}
 }
 
+// poolLen returns the number of files in the recycle pool.
+func (p *pipeline) poolLen() int {
+	p.poolMu.Lock()
+	defer p.poolMu.Unlock()
+	return len(p.pool)
+}
+
+// take removes the oldest file from the recycle pool and returns its path,
+// "" when the pool is empty.
+func (p *pipeline) take() string {
+	p.poolMu.Lock()
+	defer p.poolMu.Unlock()
+	if len(p.pool) == 0 {
+		return ""
+	}
+	path := p.pool[0]
+	p.pool = append(p.pool[:0], p.pool[1:]...)
+	return path
+}
+
+// poolRoom returns how many more files the recycle pool takes.
+func (p *pipeline) poolRoom() int {
+	p.poolMu.Lock()
+	defer p.poolMu.Unlock()
+	return max(p.poolMax-len(p.pool), 0)
+}
+
+// give adds files, already renamed to their pool names and with the rename
+// durable, to the recycle pool.
+func (p *pipeline) give(paths []string) {
+	p.poolMu.Lock()
+	defer p.poolMu.Unlock()
+	p.pool = append(p.pool, paths...)
+}
+
+// recyclePath returns the pool name of the segment file at path.
+func recyclePath(path string) string { return path + recycleExt }
+
+// listRecycled returns the paths of the recycled segment files in dir,
+// oldest segment first.
+func listRecycled(fs vfs.FS, dir string) ([]string, error) {
+	names, err := fs.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if seg, ok := strings.CutSuffix(n, recycleExt); ok {
+			if _, ok := parseSegmentName(seg); ok {
+				out = append(out, filepath.Join(dir, n))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// openRecycled opens the recycled segment file at path for its next life:
+// it must have the segment size (so it is fully written: segments never
+// change size) and a valid header, whose epoch the next life's follows.
+func openRecycled(fs vfs.FS, path string, size int64, flag int) (vfs.File, uint64, error) {
+	n, _, err := fs.Stat(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if n != size {
+		return nil, 0, fmt.Errorf("walfile: recycled segment %s has %d bytes, want %d", path, n, size)
+	}
+	h, err := readHeader(fs, path)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := fs.OpenFile(path, os.O_RDWR|flag, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	return f, nextEpoch(h.epoch), nil
+}
+
 // get returns the next prepared segment, waiting for it if needed.
-func (p *pipeline) get() (vfs.File, string, error) {
+func (p *pipeline) get() (prepared, error) {
 	x, ok := <-p.ch
 	if !ok {
-		return nil, "", errPipelineStopped
+		return prepared{}, errPipelineStopped
 	}
 	if x.err != nil {
-		return nil, "", fmt.Errorf("prepare segment %s: %w", x.path, x.err)
+		return prepared{}, fmt.Errorf("prepare segment %s: %w", x.path, x.err)
 	}
 	p.ready.Add(-1)
-	return x.f, x.path, nil
+	return x, nil
 }
 
 // stop ends the pipeline and removes the segments it prepared but nobody
@@ -116,18 +243,15 @@ func (p *pipeline) stop() {
 		close(p.stopc)
 		<-p.done
 		for x := range p.ch {
-			if x.f != nil {
-				x.f.Close()
-				p.fs.Remove(x.path)
-			}
+			x.discard(p.fs)
 		}
 	})
 }
 
 // prepareSegment creates path full of zeros, size bytes, and fsyncs it.
 // stop, when closed, abandons the work; yield, when set, is called before
-// each write.
-func prepareSegment(fs vfs.FS, path string, size int64, flag int, zero []byte, stop <-chan struct{}, yield func()) (vfs.File, error) {
+// each write, and abandons it with errUseRecycled when it returns true.
+func prepareSegment(fs vfs.FS, path string, size int64, flag int, zero []byte, stop <-chan struct{}, yield func() bool) (vfs.File, error) {
 	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|flag, 0o644)
 	if err != nil {
 		return nil, err
@@ -143,8 +267,8 @@ func prepareSegment(fs vfs.FS, path string, size int64, flag int, zero []byte, s
 			return fail(errPipelineStopped)
 		default:
 		}
-		if yield != nil {
-			yield()
+		if yield != nil && yield() {
+			return fail(errUseRecycled)
 		}
 		n := min(int64(len(zero)), size-off)
 		if _, err := f.WriteAt(zero[:n], off); err != nil {

@@ -118,7 +118,7 @@ func (r *Reader) next() (Record, error) {
 			r.it.b = sd.b
 			continue
 		case sp != nil:
-			classify(r.buf, sp)
+			classify(r.buf, sp, r.it.key)
 			if r.i == len(r.segs)-1 && sp.later < 0 {
 				r.torn = &Damage{Segment: seg.name, Offset: sp.off, Seq: sp.seq, Torn: true,
 					Bytes: sp.dataEnd - sp.off, Reason: sp.reason}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,13 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 	}
 	b := buf[:0]
 	off := int64(0)
+	// A recycled segment is loaded up to the end of its data (found by
+	// walking its records as they arrive); the rest, leftovers of earlier
+	// lives, is then searched for records of this life in large pieces.
+	var recycled bool
+	var key segKey
+	var pos int64
+	var expect uint64
 	for off < n {
 		k := min(int64(loadChunk), n-off)
 		if int64(cap(b)) < off+k {
@@ -99,7 +107,24 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 			return segData{}, err
 		}
 		off += k
-		if !whole && off > k && bytes.Equal(b[off-k:off], zeroChunk[:k]) {
+		if off == k && !whole {
+			if h, err := decodeSegHeader(b); err == nil && h.recycled() {
+				recycled, key, pos, expect = true, h.key(), int64(h.blockSize), h.firstSeq
+			}
+		}
+		if whole {
+			continue
+		}
+		if recycled {
+			done, ok := walkData(b, &pos, &expect, key, off == n)
+			if !ok {
+				whole = true
+			} else if done {
+				break
+			}
+			continue
+		}
+		if off > k && bytes.Equal(b[off-k:off], zeroChunk[:k]) {
 			break
 		}
 	}
@@ -107,11 +132,29 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 		return segData{b: b, size: n, complete: true}, nil
 	}
 	scratch := make([]byte, 0, 4*loadChunk)
-	for p := off; p < n; {
+	start := off
+	if recycled {
+		// From the end of the data: a record of this life in the loaded
+		// prefix may run past it.
+		start = pos
+	}
+	for p := start; p < n; {
 		k := min(int64(cap(scratch)), n-p)
 		s := scratch[:k]
 		if err := read(s, p); err != nil {
 			return segData{}, err
+		}
+		if recycled {
+			if mayHoldOwn(s, key, p+k == n) {
+				return loadSegment(fs, path, b, true)
+			}
+			if p+k == n {
+				break
+			}
+			// The next piece starts over the last two record positions of
+			// this one, whose headers it did not hold whole.
+			p += k - 2*recordAlign
+			continue
 		}
 		for len(s) > 0 {
 			c := min(len(s), loadChunk)
@@ -125,17 +168,101 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 	return segData{b: b, size: n}, nil
 }
 
+// walkData follows the records of a recycled segment from *pos (expecting
+// sequence *expect) through the bytes b loaded so far, advancing both. It
+// returns done when it reached the end of the data, before the end of b,
+// with nothing there that could be a record of this life: the rest of b
+// and of the file then only needs searching for such records. It returns
+// ok false when the segment must be judged on all of its bytes (something
+// of this life that is not a clean continuation), and done false, ok true
+// when it needs more bytes (eof: b is the whole file).
+func walkData(b []byte, pos *int64, expect *uint64, k segKey, eof bool) (done, ok bool) {
+	for {
+		rest := b[min(*pos, int64(len(b))):]
+		d, err := decodeRecord(rest, k)
+		if err == nil && d.Seq == *expect {
+			*pos += int64(d.size)
+			*expect++
+			continue
+		}
+		switch {
+		case err == nil:
+			return false, false
+		case len(rest) < RecordHeaderLen:
+			return eof, true
+		case allZero(rest[:RecordHeaderLen]):
+			return true, true
+		}
+		// The record's claimed end, if it fits in a segment at all.
+		size := int64(len(rest)) + 1
+		if n := binary.LittleEndian.Uint32(rest[4:]); n <= 1<<30 {
+			size = int64(recordSize(int(n)))
+		}
+		if size > int64(len(rest)) && !eof && (recordTag(rest) == k.tag || size <= 1<<30) {
+			// Perhaps a record cut by the end of what is loaded.
+			return false, true
+		}
+		if ownHeader(rest, k) {
+			return false, false
+		}
+		return true, true
+	}
+}
+
+// mayHoldOwn reports whether s, a piece of a recycled segment's leftovers
+// starting at a record-aligned offset, may hold a record of the life whose
+// key is k: a valid one, or a header with k's tag whose record runs past the
+// piece (unless final, the piece ending the file).
+func mayHoldOwn(s []byte, k segKey, final bool) bool {
+	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
+	for p := 0; p+RecordHeaderLen <= len(s); p += recordAlign {
+		if s[p+21] != t0 || s[p+22] != t1 || s[p+23] != t2 {
+			continue
+		}
+		if _, err := decodeRecord(s[p:], k); err == nil {
+			return true
+		}
+		if n := binary.LittleEndian.Uint32(s[p+4:]); !final && int64(p)+int64(recordSize(int(min(n, 1<<30)))) > int64(len(s)) {
+			return true
+		}
+	}
+	return false
+}
+
 // readSegHeader reads and checks the header block of a segment.
 func readSegHeader(fs vfs.FS, seg segment) (segHeader, error) {
-	f, err := vfs.Open(fs, seg.path)
+	b, err := readHeaderBlock(fs, seg.path)
 	if err != nil {
 		return segHeader{}, err
+	}
+	return checkSegHeader(b, seg)
+}
+
+// readHeader reads and decodes the header block of the file at path.
+func readHeader(fs vfs.FS, path string) (segHeader, error) {
+	b, err := readHeaderBlock(fs, path)
+	if err != nil {
+		return segHeader{}, err
+	}
+	h, err := decodeSegHeader(b)
+	if err != nil {
+		return h, fmt.Errorf("%w: %s offset 0: %v", ErrCorrupt, path, err)
+	}
+	return h, nil
+}
+
+// readHeaderBlock reads the header block of the file at path (or less, if
+// the file is shorter).
+func readHeaderBlock(fs vfs.FS, path string) ([]byte, error) {
+	f, err := vfs.Open(fs, path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	b := make([]byte, vfs.DirectAlign)
 	n, err := f.ReadAt(b, 0)
 	if err != nil && err != io.EOF {
-		return segHeader{}, fmt.Errorf("walfile: read %s: %w", seg.path, err)
+		return nil, fmt.Errorf("walfile: read %s: %w", path, err)
 	}
 	b = b[:n]
 	if n >= 16 && string(b[:8]) == segmentMagic {
@@ -144,12 +271,12 @@ func readSegHeader(fs vfs.FS, seg segment) (segHeader, error) {
 			b = make([]byte, bs)
 			n, err = f.ReadAt(b, 0)
 			if err != nil && err != io.EOF {
-				return segHeader{}, fmt.Errorf("walfile: read %s: %w", seg.path, err)
+				return nil, fmt.Errorf("walfile: read %s: %w", path, err)
 			}
 			b = b[:n]
 		}
 	}
-	return checkSegHeader(b, seg)
+	return b, nil
 }
 
 // checkSegHeader decodes the header at the start of b and checks it against
@@ -178,23 +305,47 @@ type spot struct {
 
 // segIter walks the records of one loaded segment.
 type segIter struct {
-	b      []byte
-	off    int64
-	expect uint64
+	b        []byte
+	off      int64
+	expect   uint64
+	key      segKey
+	recycled bool
 }
 
 func newSegIter(b []byte, h segHeader) segIter {
-	return segIter{b: b, off: int64(h.blockSize), expect: h.firstSeq}
+	return segIter{b: b, off: int64(h.blockSize), expect: h.firstSeq, key: h.key(), recycled: h.recycled()}
 }
 
 // next returns the next valid record and its offset; or end=true at a clean
-// end of data (a zero header followed only by zeros, or the end of the
-// file); or the spot where the data stops being valid.
+// end of data; or the spot where the data stops being valid.
+//
+// In a segment written full of zeros (its first life, or version 1) the
+// data ends at a zero record header followed only by zeros. In a recycled
+// segment it ends at the first record header that is not of this life (see
+// ownHeader) when no record valid under this life's key follows anywhere in
+// the segment: what lies after it is left from earlier lives of the file.
 func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
 	off = it.off
 	rest := it.b[min(off, int64(len(it.b))):]
-	d, err := decodeRecord(rest)
+	d, err := decodeRecord(rest, it.key)
 	switch {
+	case err == nil && d.Seq == it.expect:
+		it.off += int64(d.size)
+		it.expect++
+		return d, off, nil, false
+	case err == nil:
+		// A valid record in the expected place can only have been written
+		// there: it is never a torn write.
+		return d, off, &spot{off: off, at: off, seq: it.expect, later: off, laterSq: d.Seq,
+			reason: fmt.Sprintf("sequence %d, want %d", d.Seq, it.expect), dataEnd: it.dataEnd(off)}, false
+	case it.recycled && !ownHeader(rest, it.key):
+		p := findOwn(it.b, off, it.key)
+		if p < 0 {
+			return d, off, nil, true
+		}
+		return d, off, &spot{off: off, at: off, seq: it.expect, later: -1,
+			reason:  fmt.Sprintf("a record of this segment's life follows at offset %d", p),
+			dataEnd: it.dataEnd(off)}, false
 	case err == errEnd:
 		nz := lastNonZero(rest)
 		if nz == 0 {
@@ -205,34 +356,97 @@ func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
 			at++
 		}
 		return d, off, &spot{off: off, at: at, seq: it.expect, later: -1,
-			reason: "non-zero bytes after the end of the data", dataEnd: off + int64(nz)}, false
-	case err != nil:
+			reason: "non-zero bytes after the end of the data", dataEnd: it.dataEnd(off)}, false
+	default:
 		return d, off, &spot{off: off, at: off, seq: it.expect, later: -1,
-			reason: err.Error(), dataEnd: off + int64(lastNonZero(rest))}, false
-	case d.Seq != it.expect:
-		// A valid record in the expected place can only have been written
-		// there: it is never a torn write.
-		return d, off, &spot{off: off, at: off, seq: it.expect, later: off, laterSq: d.Seq,
-			reason: fmt.Sprintf("sequence %d, want %d", d.Seq, it.expect), dataEnd: off + int64(lastNonZero(rest))}, false
+			reason: err.Error(), dataEnd: it.dataEnd(off)}, false
 	}
-	it.off += int64(d.size)
-	it.expect++
-	return d, off, nil, false
+}
+
+// dataEnd returns where the bytes a repair must cut from off end. In a
+// zero-filled segment: after the last non-zero byte. In a recycled one:
+// after the last record valid under this life's key (every one of them must
+// be erased, or it could be read back after the records written next), and
+// at least after the record header at off.
+func (it *segIter) dataEnd(off int64) int64 {
+	n := int64(len(it.b))
+	if off >= n {
+		return n
+	}
+	if !it.recycled {
+		return off + int64(lastNonZero(it.b[off:]))
+	}
+	end := min(n, off+RecordHeaderLen)
+	for p := off; p+RecordHeaderLen <= n; p += recordAlign {
+		if d, err := decodeRecord(it.b[p:], it.key); err == nil {
+			end = max(end, p+int64(d.size))
+		}
+	}
+	return end
+}
+
+// ownHeader reports whether b starts with the header of a record of the
+// life whose key is k, valid or damaged: it carries k's tag, or its
+// checksum matches once k's tag is put back (a record whose tag alone was
+// damaged).
+func ownHeader(b []byte, k segKey) bool {
+	if len(b) < RecordHeaderLen {
+		return false
+	}
+	h := b[:RecordHeaderLen]
+	if allZero(h) {
+		return false
+	}
+	if recordTag(h) == k.tag {
+		return true
+	}
+	n := binary.LittleEndian.Uint32(h[4:])
+	if uint64(n) > uint64(len(b)-RecordHeaderLen) {
+		return false
+	}
+	size := recordSize(int(n))
+	if size > len(b) {
+		return false
+	}
+	var fixed [RecordHeaderLen]byte
+	copy(fixed[:], h)
+	fixed[21], fixed[22], fixed[23] = byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
+	c := crc32.Update(k.seed, castagnoli, fixed[4:])
+	return crc32.Update(c, castagnoli, b[RecordHeaderLen:size]) == binary.LittleEndian.Uint32(h[0:])
+}
+
+// findOwn returns the offset of the first record valid under k at or after
+// from (at record alignment), or -1.
+func findOwn(b []byte, from int64, k segKey) int64 {
+	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
+	for p := from; p+RecordHeaderLen <= int64(len(b)); p += recordAlign {
+		// The tag bytes first: leftovers of other lives rarely carry them.
+		if b[p+21] != t0 || b[p+22] != t1 || b[p+23] != t2 {
+			continue
+		}
+		if _, err := decodeRecord(b[p:], k); err == nil {
+			return p
+		}
+	}
+	return -1
 }
 
 // classify looks past a spot for a valid record that proves the spot was
 // durable: one whose batch started after the expected sequence, or one with
-// a sequence below it (see doc.go). It sets sp.later.
-func classify(b []byte, sp *spot) {
+// a sequence below it (see doc.go). It sets sp.later. Only records valid
+// under the segment's key count: leftovers of earlier lives of a recycled
+// file prove nothing.
+func classify(b []byte, sp *spot, k segKey) {
 	if sp.later >= 0 {
 		return
 	}
+	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
 	for p := sp.off; p+RecordHeaderLen <= int64(len(b)); p += recordAlign {
 		h := b[p : p+RecordHeaderLen]
-		if h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
+		if h[21] != t0 || h[22] != t1 || h[23] != t2 || h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
 			continue
 		}
-		d, err := decodeRecord(b[p:])
+		d, err := decodeRecord(b[p:], k)
 		if err != nil {
 			continue
 		}
@@ -267,6 +481,9 @@ type SegmentInfo struct {
 	// BlockSize is the block size in the segment's header (0 when the
 	// header was not read).
 	BlockSize int `json:"block_size"`
+	// Epoch is the life of the segment's file (1: its first, zero-filled;
+	// more: recycled; 0: a version 1 segment or not scanned).
+	Epoch uint64 `json:"epoch"`
 }
 
 // Damage is where the log stops being whole.
@@ -359,6 +576,7 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 		it := newSegIter(buf, h)
 		info.Scanned = true
 		info.BlockSize = h.blockSize
+		info.Epoch = h.epoch
 		info.LastSeq = seg.first - 1
 		for {
 			d, off, sp, end := it.next()
@@ -376,7 +594,7 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 					goto rescan
 				}
 				info.End = sp.off
-				classify(buf, sp)
+				classify(buf, sp, it.key)
 				dm := &Damage{Segment: seg.name, Offset: sp.off, Seq: sp.seq, Bytes: sp.dataEnd - sp.off,
 					Reason: sp.reason, segIndex: i}
 				if last && sp.later < 0 {

@@ -8,7 +8,10 @@ import (
 func TestBenchWALJSON(t *testing.T) {
 	out, err := runApp(t, "bench", "wal", "--data", t.TempDir(), "--json",
 		"--records", "20000", "--rate", "2000", "--paced-duration", "200ms",
-		"--floor-samples", "50", "--floor-bytes", "8388608", "--segment-size", "1048576")
+		"--floor-samples", "50", "--floor-bytes", "8388608", "--segment-size", "1048576",
+		// Enough 1 MiB segments for the retention, which truncates every
+		// 5 ms, to refill the recycle pool during the timed window.
+		"--recycled-records", "200000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,13 +31,14 @@ func TestBenchWALJSON(t *testing.T) {
 	}
 	for _, k := range []string{"floor_fdatasync_p50_us", "floor_fdatasync_p99_us", "floor_bandwidth_bytes_per_sec",
 		"records_per_sec", "bytes_per_sec", "bandwidth_ratio", "commit_p50_us", "commit_p99_us", "commit_p999_us",
-		"commit_p50_ratio", "avg_batch_records"} {
+		"commit_p50_ratio", "avg_batch_records", "recycled_records_per_sec", "recycled_bytes_per_sec",
+		"recycled_bandwidth_ratio", "recycled_segments_reused", "write_busy_fraction", "recycled_write_busy_fraction"} {
 		if v, ok := res[k]; !ok || v <= 0 {
 			t.Errorf("%s = %v, %v; want a positive figure", k, v, ok)
 		}
 	}
-	if res["saturate_records"] != 20000 {
-		t.Errorf("saturate_records = %v", res["saturate_records"])
+	if res["saturate_records"] != 20000 || res["recycled_records"] != 200000 {
+		t.Errorf("saturate_records = %v, recycled_records = %v", res["saturate_records"], res["recycled_records"])
 	}
 }
 
