@@ -117,7 +117,7 @@ func TestKill9AtFailpoints(t *testing.T) {
 	if *long {
 		cycles = 50
 	}
-	for _, p := range []string{FailBeforeAppend, FailAfterAppend, FailBeforeAck, FailSnapshotCaptured, FailSnapshotWritten, FailSnapshotTruncate} {
+	for _, p := range []string{FailBeforeAppend, FailAfterAppend, FailWrittenNotSynced, FailBeforeAck, FailSnapshotCaptured, FailSnapshotWritten, FailSnapshotTruncate} {
 		t.Run(p, func(t *testing.T) { runKill9(t, cycles, p, false) })
 	}
 }

@@ -80,6 +80,7 @@ const (
 	FailRecovery         = "recovery"           // recovery is starting; clients are already served
 	FailBeforeAppend     = "before-append"      // a command is about to be logged
 	FailAfterAppend      = "after-append"       // logged (written or queued), not yet known durable, not applied
+	FailWrittenNotSynced = "written-not-synced" // a batch of records written to the log file, its fdatasync not begun
 	FailBeforeAck        = "before-ack"         // durable, outcome about to be released
 	FailSnapshotCaptured = "snapshot-captured"  // arena captured, nothing written
 	FailSnapshotWritten  = "snapshot-published" // snapshot file published, log not truncated

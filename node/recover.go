@@ -36,6 +36,9 @@ func (n *Node) recover() error {
 	if n.opts.Placement.PinWriter && lopts.PinWriter == nil {
 		lopts.PinWriter = n.opts.Placement.PinWriterThread
 	}
+	if fp := n.opts.Failpoint; fp != nil && lopts.AfterWrite == nil {
+		lopts.AfterWrite = func() { fp(FailWrittenNotSynced) }
+	}
 	type opened struct {
 		log *walfile.Log
 		err error
