@@ -3,6 +3,8 @@ package engine
 import (
 	"math/bits"
 	"unsafe"
+
+	"github.com/cowbook/cowbook/internal/prefetch"
 )
 
 // The order-id index maps (symbol, order id) to an order slot. It is an
@@ -161,6 +163,13 @@ func (e *Engine) migrateIndex(budget int) int {
 	n := 0
 	for ; n < budget && old != 0; n++ {
 		p := old + h.IndexCursor
+		// Each moved entry lands at a random place in the new table: ask
+		// for the place of the entry a few positions on.
+		if a := h.IndexCursor + 16; a < old && *e.tag(old+a) != 0 {
+			q := uintptr(uint32(*e.idx(old+a)>>32) & e.idxMask)
+			prefetch.Line(unsafe.Add(e.curTags, q))
+			prefetch.Line(unsafe.Add(e.curIdx, q*8))
+		}
 		if t := *e.tag(p); t != 0 {
 			ent := *e.idx(p)
 			// Any empty position of the new table on the key's probe
