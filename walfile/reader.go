@@ -26,6 +26,11 @@ type Reader struct {
 	bounded  bool
 	torn     *Damage
 	err      error
+	// unmap releases the mapping buf is (nil when buf was read); prevUnmap
+	// the previous segment's, kept one segment longer so that a record
+	// returned just before a segment switch stays readable a little past
+	// its contract.
+	unmap, prevUnmap func()
 }
 
 // NewReader returns a reader of the log in dir from sequence from (0: the
@@ -88,16 +93,24 @@ func (r *Reader) next() (Record, error) {
 			if r.expect != 0 && seg.first != r.expect {
 				return Record{}, fmt.Errorf("%w: segment %s offset 0: sequence gap: segment starts at %d, want %d", ErrCorrupt, seg.name, seg.first, r.expect)
 			}
-			sd, err := loadSegment(r.fs, seg.path, r.buf, false)
+			r.release()
+			if m, unmap, ok := mapSegment(r.fs, seg.path); ok {
+				r.buf, r.complete, r.unmap = m, true, unmap
+			} else {
+				if r.prevUnmap != nil || r.unmap != nil {
+					r.buf = nil // a mapping, not a buffer to reuse
+				}
+				sd, err := loadSegment(r.fs, seg.path, r.buf, false)
+				if err != nil {
+					return Record{}, err
+				}
+				r.buf, r.complete = sd.b, sd.complete
+			}
+			h, err := checkSegHeader(r.buf, seg)
 			if err != nil {
 				return Record{}, err
 			}
-			r.buf, r.complete = sd.b, sd.complete
-			h, err := checkSegHeader(sd.b, seg)
-			if err != nil {
-				return Record{}, err
-			}
-			r.it = newSegIter(sd.b, h)
+			r.it = newSegIter(r.buf, h)
 			r.loaded = true
 		}
 		d, _, sp, end := r.it.next()
@@ -151,8 +164,19 @@ func (r *Reader) atEnd() error {
 // TornTail returns the torn tail that ended the reading, or nil.
 func (r *Reader) TornTail() *Damage { return r.torn }
 
-// Close releases the reader's buffer.
+// release moves the current segment's mapping, if any, to prevUnmap,
+// unmapping the one before it.
+func (r *Reader) release() {
+	if r.prevUnmap != nil {
+		r.prevUnmap()
+	}
+	r.prevUnmap, r.unmap = r.unmap, nil
+}
+
+// Close releases the reader's buffer or mappings.
 func (r *Reader) Close() error {
+	r.release()
+	r.release()
 	r.buf = nil
 	r.err = ErrClosed
 	return nil
