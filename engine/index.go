@@ -165,8 +165,8 @@ func (e *Engine) migrateIndex(budget int) int {
 		p := old + h.IndexCursor
 		// Each moved entry lands at a random place in the new table: ask
 		// for the place of the entry a few positions on.
-		if a := h.IndexCursor + 16; a < old && *e.tag(old+a) != 0 {
-			q := uintptr(uint32(*e.idx(old+a)>>32) & e.idxMask)
+		if a := h.IndexCursor + 16; a < old && *e.tag(old + a) != 0 {
+			q := uintptr(uint32(*e.idx(old + a)>>32) & e.idxMask)
 			prefetch.Line(unsafe.Add(e.curTags, q))
 			prefetch.Line(unsafe.Add(e.curIdx, q*8))
 		}
