@@ -30,6 +30,14 @@ type SnapBenchOptions struct {
 	Synthetic bool
 	// BytesPerOrder sizes the synthetic arena; zero means 128.
 	BytesPerOrder int
+	// Workload selects what the engine thread applies to the book during
+	// the measurements (ignored with Synthetic): WorkloadStandard (the
+	// zero value), WorkloadChurn, or WorkloadBoth (every phase with the
+	// standard workload, then one more fork phase with the churn).
+	Workload string
+	// StandardOps is the length of one pass of the standard workload;
+	// zero means DefaultGenOps (the standard workload itself).
+	StandardOps int
 	// Snapshots is how many snapshots each phase takes; at least 20.
 	Snapshots int
 	// Helper is how the snapshotter starts its helper (HelperArgs,
@@ -46,13 +54,40 @@ type SnapBenchOptions struct {
 	Log func(format string, args ...any)
 }
 
+// Workloads of SnapBenchOptions.Workload.
+const (
+	// WorkloadStandard streams the standard workload (Generate's
+	// defaults, seed 1) on a symbol of its own beside the book of Orders
+	// resting orders: the measured thing is the engine applying its
+	// ordinary flow while its arena holds a large book.
+	WorkloadStandard = "standard"
+	// WorkloadChurn churns the large book itself: cancels of orders chosen
+	// uniformly among all of them, new passive orders and IOCs, so that
+	// almost every command dirties a page not dirtied since the fork (the
+	// worst case for copy-on-write).
+	WorkloadChurn = "churn"
+	// WorkloadBoth measures the standard workload and adds the churn's
+	// throughput during a snapshot as the churn_* fields.
+	WorkloadBoth = "both"
+)
+
 // SnapBenchResult is the JSON contract of `cowbook bench snapshot --json`.
 type SnapBenchResult struct {
 	Orders     int    `json:"orders"`
 	ArenaBytes int64  `json:"arena_bytes"`
 	Snapshots  int    `json:"snapshots"`
 	Workload   string `json:"workload"`
-	Format     string `json:"format"`
+	// WorkloadName names the workload of the main figures: standard,
+	// churn or synthetic.
+	WorkloadName string `json:"workload_name"`
+	Format       string `json:"format"`
+
+	// The standard workload: commands in one pass (its final cancels
+	// included), passes begun during the run, the most orders resting on
+	// its symbol.
+	StandardCommands   int    `json:"standard_commands_per_pass,omitempty"`
+	StandardPasses     uint64 `json:"standard_passes,omitempty"`
+	StandardPeakOrders int    `json:"standard_peak_resting_orders,omitempty"`
 
 	// Fork mode with huge-page restoration (the configuration a node runs).
 	ForkPauseP50Us float64 `json:"fork_pause_p50_us"`
@@ -94,6 +129,13 @@ type SnapBenchResult struct {
 	AnonHugeBytesAfterNoRestore int64   `json:"anon_huge_bytes_after_no_restore"`
 	AnonHugeBytesAfterRestore   int64   `json:"anon_huge_bytes_after_restore"`
 
+	// The churn with WorkloadBoth: one more phase of fork snapshots with
+	// restoration, the churn applied to the large book instead.
+	ChurnOpsPerSecDuringSnapshot float64 `json:"churn_engine_ops_per_sec_during_snapshot,omitempty"`
+	ChurnOpsPerSecIdle           float64 `json:"churn_engine_ops_per_sec_idle,omitempty"`
+	ChurnThroughputRatio         float64 `json:"churn_throughput_ratio,omitempty"`
+	ChurnCowExtraBytes           int64   `json:"churn_cow_extra_bytes,omitempty"`
+
 	// Floors measured in the same run.
 	MemcpyGBPerSec float64 `json:"memcpy_gb_per_sec"`
 	Busy           string  `json:"note"`
@@ -103,11 +145,13 @@ const hugePage = 2 << 20
 
 // SnapBench measures snapshots of the engine's arena, holding a book of
 // o.Orders resting orders, while a goroutine locked to its thread applies
-// a churn of commands to the engine and takes each snapshot between two of
-// them, as the node's engine thread does (or, with o.Synthetic, of a
-// synthetic arena written at random). Phases, each with a fresh helper:
+// commands to the engine (o.Workload: the standard workload on a symbol of
+// its own, or a churn of the large book) and takes each snapshot between
+// two of them, as the node's engine thread does (or, with o.Synthetic, of
+// a synthetic arena written at random). Phases, each with a fresh helper:
 // fork snapshots without huge-page restoration; fork snapshots with it;
-// stop-the-world snapshots.
+// stop-the-world snapshots; with WorkloadBoth, fork snapshots with
+// restoration under the churn.
 func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if len(o.Helper.HelperArgs) == 0 {
 		return nil, ErrNoHelper
@@ -124,11 +168,21 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
+	if o.Workload == "" {
+		o.Workload = WorkloadStandard
+	}
+	switch o.Workload {
+	case WorkloadStandard, WorkloadChurn, WorkloadBoth:
+	default:
+		return nil, fmt.Errorf("%w: %q (want %s, %s or %s)", ErrWorkload, o.Workload, WorkloadStandard, WorkloadChurn, WorkloadBoth)
+	}
 	var (
 		arena    []byte
 		workload string
+		name     string
 		step     func() error
 		meta     func() cow.Meta
+		book     *snapBook
 	)
 	if o.Synthetic {
 		size := (o.Orders*o.BytesPerOrder + hugePage - 1) / hugePage * hugePage
@@ -143,6 +197,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 			arena[i] = 1
 		}
 		workload = fmt.Sprintf("synthetic: random %d-byte record writes over the arena", recordSize)
+		name = "synthetic"
 		rng := rand.New(rand.NewPCG(7, 11))
 		slots := len(arena) / recordSize
 		var rec [recordSize]byte
@@ -158,15 +213,33 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		var seq uint64
 		meta = func() cow.Meta { seq++; return cow.Meta{Seq: seq} }
 	} else {
+		var std *stdStream
+		if o.Workload != WorkloadChurn {
+			o.Log("generating the standard workload")
+			s, err := newStdStream(GenOptions{Ops: o.StandardOps, Seed: 1})
+			if err != nil {
+				return nil, err
+			}
+			std = s
+		}
 		o.Log("building a book of %d resting orders through the engine", o.Orders)
-		b, err := newSnapBook(o.Orders)
+		b, err := newSnapBook(o.Orders, std)
 		if err != nil {
 			return nil, err
 		}
 		defer b.close()
+		book = b
 		arena = b.e.Arena()
-		workload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
-		step = b.step
+		if std != nil {
+			name = WorkloadStandard
+			workload = fmt.Sprintf("engine: book of `orders` resting orders on %s; the standard workload (cowbook gen --seed 1 --ops %d, then cancels of its %d orders left resting) streamed on %s, ids shifted each pass",
+				snapSymbol, std.n-std.drain, std.drain, stdSymbol)
+			step = b.stdStep
+		} else {
+			name = WorkloadChurn
+			workload = churnWorkload
+			step = b.step
+		}
 		meta = func() cow.Meta {
 			return cow.Meta{Seq: b.e.LastSeq(), LayoutVersion: engine.LayoutVersion}
 		}
@@ -174,7 +247,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	size := len(arena)
 	res := &SnapBenchResult{
 		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
-		Workload: workload,
+		Workload: workload, WorkloadName: name,
 		Busy:     "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
 	}
 	res.MemcpyGBPerSec = memcpyFloor(arena)
@@ -249,6 +322,32 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.StwSnapshotMs = snapMs(medianDur(p3.elapsed))
 	o.Log("stop-the-world: pause p50 %.0f µs; snapshot %.0f ms", res.StwPauseP50Us, res.StwSnapshotMs)
 
+	if o.Workload == WorkloadBoth && book != nil {
+		_ = unix.Madvise(arena, unix.MADV_COLLAPSE)
+		m.do(func() { m.step = book.step })
+		p4, err := m.phase(o, cow.ModeFork, true, false)
+		if err != nil {
+			return nil, err
+		}
+		res.ChurnOpsPerSecDuringSnapshot, res.ChurnOpsPerSecIdle = p4.opsDuring, p4.opsIdle
+		res.ChurnCowExtraBytes = p4.extraBytes
+		if p4.opsIdle > 0 {
+			res.ChurnThroughputRatio = p4.opsDuring / p4.opsIdle
+		}
+		o.Log("churn (%s): mutator %.2fM ops/s during, %.2fM idle; extra %d MiB", churnWorkload,
+			res.ChurnOpsPerSecDuringSnapshot/1e6, res.ChurnOpsPerSecIdle/1e6, res.ChurnCowExtraBytes>>20)
+	}
+	var merr error
+	m.do(func() { merr = m.err })
+	if merr != nil {
+		return nil, merr
+	}
+	if book != nil && book.std != nil {
+		var passes uint64
+		m.do(func() { passes = book.std.pass + 1 })
+		res.StandardCommands, res.StandardPasses, res.StandardPeakOrders = book.std.n, passes, book.std.peak
+	}
+
 	if res.ForkPauseP50Us > 0 {
 		res.PauseRatio = res.StwPauseP50Us / res.ForkPauseP50Us
 	}
@@ -257,6 +356,8 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	}
 	return res, nil
 }
+
+const churnWorkload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
 
 const recordSize = 64
 
@@ -592,6 +693,9 @@ func maxDur(d []time.Duration) time.Duration {
 
 func snapUs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 func snapMs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// ErrWorkload is returned by SnapBench for an unknown Options.Workload.
+var ErrWorkload = errors.New("perf: unknown snapshot benchmark workload")
 
 // ErrNoHelper is returned by SnapBench when Options.Helper names no helper
 // command.
