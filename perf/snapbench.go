@@ -248,7 +248,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res := &SnapBenchResult{
 		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
 		Workload: workload, WorkloadName: name,
-		Busy:     "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
+		Busy: "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
 	}
 	res.MemcpyGBPerSec = memcpyFloor(arena)
 	res.AnonHugeBytesFresh = anonHugeBytes()
