@@ -121,7 +121,7 @@ type SnapBenchResult struct {
 	EngineOpsPerSecNoRestore      float64 `json:"engine_ops_per_sec_during_snapshot_no_restore"`
 	EngineOpsPerSecIdleNoRestore  float64 `json:"engine_ops_per_sec_idle_no_restore"`
 	ThroughputRatio               float64 `json:"throughput_ratio"`
-	// ThroughputRatio is the product of two factors measured on the
+	// ThroughputRatio above is the product of two factors measured on the
 	// mutator's thread (getrusage): CPUShareRatio, the share of wall time
 	// the thread ran during snapshots over the same share when idle (below
 	// 1: other threads took its CPU: the helper, the collapse, other
@@ -497,13 +497,6 @@ func (s *span) add(from, to mutatorCount) {
 	s.cpu += to.cpu - from.cpu
 	s.faults += to.faults - from.faults
 	s.wall += to.t.Sub(from.t)
-}
-
-func (s *span) opsPerSec() float64 {
-	if s.wall <= 0 {
-		return 0
-	}
-	return float64(s.ops) / s.wall.Seconds()
 }
 
 func (s *span) opsPerCPUSec() float64 {
