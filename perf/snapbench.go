@@ -204,11 +204,11 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		return nil, fmt.Errorf("%w: %q (want %s, %s or %s)", ErrWorkload, o.Workload, WorkloadStandard, WorkloadChurn, WorkloadBoth)
 	}
 	var (
-		arena      []byte
-		workload   string
-		name       string
-		step       func() error
-		meta       func() cow.Meta
+		arena    []byte
+		workload string
+		name     string
+		step     func() error
+		meta     func() cow.Meta
 		book     *snapBook
 	)
 	if o.Synthetic {
