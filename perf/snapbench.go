@@ -137,7 +137,7 @@ type SnapBenchResult struct {
 	CPUShareRatio                float64 `json:"cpu_share_ratio"`
 	CPUEfficiencyRatio           float64 `json:"cpu_efficiency_ratio"`
 	EngineFaultsPerSnapshot      float64 `json:"engine_minor_faults_per_snapshot"`
-	EngineFaultsPerIdleWindow    float64 `json:"engine_minor_faults_per_100ms_idle"`
+	EngineFaultsPerIdleWindow    float64 `json:"engine_minor_faults_per_idle_window"`
 	// ThroughputTimeline is the mutator's rate in 10 ms steps around the
 	// last snapshot of the restoring fork phase; TimelineSpans mark that
 	// snapshot (fork to file durable, restoration included).
@@ -328,7 +328,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.CPUShareRatio = safeRatio(res.EngineCPUShareDuringSnapshot, res.EngineCPUShareIdle)
 	res.CPUEfficiencyRatio = safeRatio(res.EngineOpsPerCPUSecDuring, res.EngineOpsPerCPUSecIdle)
 	res.EngineFaultsPerSnapshot = float64(p2.during.faults) / float64(max(p2.counted, 1))
-	res.EngineFaultsPerIdleWindow = float64(p2.idle.faults) / float64(len(p2.pauses))
+	res.EngineFaultsPerIdleWindow = float64(p2.idle.faults) / float64(max(p2.counted, 1))
 	res.EngineOpsPerSecNoRestore = p1.opsDuring
 	res.EngineOpsPerSecIdleNoRestore = p1.opsIdle
 	if tl := p2.timeline; tl != nil {
@@ -592,7 +592,8 @@ type phaseResult struct {
 	counted                   int // snapshots whose throughput was counted
 }
 
-// idleWindow is how long the mutator runs alone after each snapshot.
+// idleWindow is how long the mutator runs alone after a snapshot whose
+// throughput is not counted: a pause between the snapshots.
 const idleWindow = 100 * time.Millisecond
 
 // phase takes o.Snapshots snapshots back to back with a fresh Snapshotter.
@@ -691,15 +692,20 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool)
 		if tl != nil {
 			tl.run(m, 300*time.Millisecond)
 		}
-		// An idle window after each snapshot: on a shared machine the load
-		// drifts, so the idle rate is sampled interleaved with the
-		// snapshots it is compared with.
-		c2 := m.count()
-		time.Sleep(idleWindow)
-		c3 := m.count()
-		idle += c3.t.Sub(c2.t)
-		opsIdle += c3.ops - c2.ops
-		pr.idle.add(c2, c3)
+		// An idle window after each counted snapshot, as long as the
+		// snapshot: on a shared machine the load drifts within seconds,
+		// so the idle rate is sampled interleaved with the snapshots it is
+		// compared with and over as much time.
+		if sampleMem || mode == cow.ModeStopTheWorld { // no rate reported for stop-the-world
+			time.Sleep(idleWindow)
+		} else {
+			c2 := m.count()
+			time.Sleep(c1.t.Sub(t0))
+			c3 := m.count()
+			idle += c3.t.Sub(c2.t)
+			opsIdle += c3.ops - c2.ops
+			pr.idle.add(c2, c3)
+		}
 		if r.Err != nil {
 			return nil, r.Err
 		}
