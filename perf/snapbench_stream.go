@@ -103,6 +103,10 @@ func newStdStream(opts GenOptions) (*stdStream, error) {
 		s.close()
 		return nil, fmt.Errorf("perf: generating the standard stream: %w", err)
 	}
+	if s.n == 0 {
+		s.close()
+		return nil, fmt.Errorf("perf: a standard stream of %d commands holds no order commands", opts.Ops)
+	}
 	s.peak = max(s.peak, mirror.Stats().RestingOrders)
 	for _, side := range []engine.Side{engine.Buy, engine.Sell} {
 		for _, o := range mirror.Orders(stdSymbol, side) {

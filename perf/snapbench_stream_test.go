@@ -122,3 +122,10 @@ func TestStdStepAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestStdStreamTooShort(t *testing.T) {
+	if s, err := newStdStream(GenOptions{Ops: 1, Seed: 1}); err == nil {
+		s.close()
+		t.Fatal("a stream of only the symbol definition was accepted")
+	}
+}
