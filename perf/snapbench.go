@@ -568,9 +568,12 @@ func (tl *timeline) sample(m *mutator) {
 	}
 }
 
-// run samples for d.
+// run samples for d, and on until it holds at least half the points d
+// spans: on a loaded machine the sampling goroutine can be kept off the
+// CPU for most of d, which would leave the timeline nothing to show.
 func (tl *timeline) run(m *mutator, d time.Duration) {
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	want := len(tl.points) + int(d/timelineStep)/2
+	for end := time.Now().Add(d); time.Now().Before(end) || len(tl.points) < want; {
 		time.Sleep(timelineStep / 5)
 		tl.sample(m)
 	}
