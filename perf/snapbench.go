@@ -30,7 +30,17 @@ type SnapBenchOptions struct {
 	Synthetic bool
 	// BytesPerOrder sizes the synthetic arena; zero means 128.
 	BytesPerOrder int
-	// Snapshots is how many snapshots each phase takes; at least 20.
+	// Workload selects what the engine thread applies to the book during
+	// the measurements (ignored with Synthetic): WorkloadStandard (the
+	// zero value), WorkloadChurn, or WorkloadBoth (every phase with the
+	// standard workload, then one more fork phase with the churn).
+	Workload string
+	// StandardOps is the length of one pass of the standard workload;
+	// zero means DefaultGenOps (the standard workload itself).
+	StandardOps int
+	// Snapshots is how many snapshots each phase takes; at least 20. The
+	// memory is sampled on the even ones, the throughput counted on the odd
+	// ones (see phase).
 	Snapshots int
 	// Helper is how the snapshotter starts its helper (HelperArgs,
 	// HelperEnv, HelperPath); the helper writes into the directory it was
@@ -46,13 +56,46 @@ type SnapBenchOptions struct {
 	Log func(format string, args ...any)
 }
 
+// Workloads of SnapBenchOptions.Workload.
+const (
+	// WorkloadStandard streams the standard workload (Generate's
+	// defaults, seed 1) on a symbol of its own beside the book of Orders
+	// resting orders: the measured thing is the engine applying its
+	// ordinary flow while its arena holds a large book.
+	WorkloadStandard = "standard"
+	// WorkloadChurn churns the large book itself: cancels of orders chosen
+	// uniformly among all of them, new passive orders and IOCs, so that
+	// almost every command dirties a page not dirtied since the fork (the
+	// worst case for copy-on-write).
+	WorkloadChurn = "churn"
+	// WorkloadBoth measures the standard workload and adds the churn's
+	// throughput during a snapshot as the churn_* fields.
+	WorkloadBoth = "both"
+)
+
 // SnapBenchResult is the JSON contract of `cowbook bench snapshot --json`.
 type SnapBenchResult struct {
 	Orders     int    `json:"orders"`
 	ArenaBytes int64  `json:"arena_bytes"`
 	Snapshots  int    `json:"snapshots"`
 	Workload   string `json:"workload"`
-	Format     string `json:"format"`
+	// WorkloadName names the workload of the main figures: standard,
+	// churn or synthetic.
+	WorkloadName string `json:"workload_name"`
+	Format       string `json:"format"`
+
+	// The standard workload: commands in one pass (its final cancels
+	// included), passes begun during the run, the most orders resting on
+	// its symbol.
+	StandardCommands   int    `json:"standard_commands_per_pass,omitempty"`
+	StandardPasses     uint64 `json:"standard_passes,omitempty"`
+	StandardPeakOrders int    `json:"standard_peak_resting_orders,omitempty"`
+	// OrderIndexBytes is the engine's order-id index in use at the end of
+	// the run (8-byte entries and 1-byte tags): hashed ids spread every
+	// insert and delete over all of it, so after a few hundred thousand
+	// new orders or cancels every page of it has been dirtied, whatever
+	// the workload.
+	OrderIndexBytes int64 `json:"order_index_bytes,omitempty"`
 
 	// Fork mode with huge-page restoration (the configuration a node runs).
 	ForkPauseP50Us float64 `json:"fork_pause_p50_us"`
@@ -79,6 +122,22 @@ type SnapBenchResult struct {
 	EngineOpsPerSecNoRestore      float64 `json:"engine_ops_per_sec_during_snapshot_no_restore"`
 	EngineOpsPerSecIdleNoRestore  float64 `json:"engine_ops_per_sec_idle_no_restore"`
 	ThroughputRatio               float64 `json:"throughput_ratio"`
+	// ThroughputRatio above is the product of two factors measured on the
+	// mutator's thread (getrusage): CPUShareRatio, the share of wall time
+	// the thread ran during snapshots over the same share when idle (below
+	// 1: other threads took its CPU: the helper, the collapse, other
+	// processes), and CPUEfficiencyRatio, its commands per CPU-second
+	// during snapshots over the same when idle (below 1: each command
+	// costs more CPU, mostly copy-on-write faults, counted in
+	// EngineFaultsPerSnapshot).
+	EngineCPUShareDuringSnapshot float64 `json:"engine_cpu_share_during_snapshot"`
+	EngineCPUShareIdle           float64 `json:"engine_cpu_share_idle"`
+	EngineOpsPerCPUSecDuring     float64 `json:"engine_ops_per_cpu_sec_during_snapshot"`
+	EngineOpsPerCPUSecIdle       float64 `json:"engine_ops_per_cpu_sec_idle"`
+	CPUShareRatio                float64 `json:"cpu_share_ratio"`
+	CPUEfficiencyRatio           float64 `json:"cpu_efficiency_ratio"`
+	EngineFaultsPerSnapshot      float64 `json:"engine_minor_faults_per_snapshot"`
+	EngineFaultsPerIdleWindow    float64 `json:"engine_minor_faults_per_idle_window"`
 	// ThroughputTimeline is the mutator's rate in 10 ms steps around the
 	// last snapshot of the restoring fork phase; TimelineSpans mark that
 	// snapshot (fork to file durable, restoration included).
@@ -94,6 +153,16 @@ type SnapBenchResult struct {
 	AnonHugeBytesAfterNoRestore int64   `json:"anon_huge_bytes_after_no_restore"`
 	AnonHugeBytesAfterRestore   int64   `json:"anon_huge_bytes_after_restore"`
 
+	// The churn with WorkloadBoth: one more phase of fork snapshots with
+	// restoration, the churn applied to the large book instead.
+	ChurnOpsPerSecDuringSnapshot float64 `json:"churn_engine_ops_per_sec_during_snapshot,omitempty"`
+	ChurnOpsPerSecIdle           float64 `json:"churn_engine_ops_per_sec_idle,omitempty"`
+	ChurnThroughputRatio         float64 `json:"churn_throughput_ratio,omitempty"`
+	ChurnCowExtraBytes           int64   `json:"churn_cow_extra_bytes,omitempty"`
+	ChurnCPUShareRatio           float64 `json:"churn_cpu_share_ratio,omitempty"`
+	ChurnCPUEfficiencyRatio      float64 `json:"churn_cpu_efficiency_ratio,omitempty"`
+	ChurnFaultsPerSnapshot       float64 `json:"churn_engine_minor_faults_per_snapshot,omitempty"`
+
 	// Floors measured in the same run.
 	MemcpyGBPerSec float64 `json:"memcpy_gb_per_sec"`
 	Busy           string  `json:"note"`
@@ -103,11 +172,13 @@ const hugePage = 2 << 20
 
 // SnapBench measures snapshots of the engine's arena, holding a book of
 // o.Orders resting orders, while a goroutine locked to its thread applies
-// a churn of commands to the engine and takes each snapshot between two of
-// them, as the node's engine thread does (or, with o.Synthetic, of a
-// synthetic arena written at random). Phases, each with a fresh helper:
+// commands to the engine (o.Workload: the standard workload on a symbol of
+// its own, or a churn of the large book) and takes each snapshot between
+// two of them, as the node's engine thread does (or, with o.Synthetic, of
+// a synthetic arena written at random). Phases, each with a fresh helper:
 // fork snapshots without huge-page restoration; fork snapshots with it;
-// stop-the-world snapshots.
+// stop-the-world snapshots; with WorkloadBoth, fork snapshots with
+// restoration under the churn.
 func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if len(o.Helper.HelperArgs) == 0 {
 		return nil, ErrNoHelper
@@ -124,11 +195,21 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
+	if o.Workload == "" {
+		o.Workload = WorkloadStandard
+	}
+	switch o.Workload {
+	case WorkloadStandard, WorkloadChurn, WorkloadBoth:
+	default:
+		return nil, fmt.Errorf("%w: %q (want %s, %s or %s)", ErrWorkload, o.Workload, WorkloadStandard, WorkloadChurn, WorkloadBoth)
+	}
 	var (
 		arena    []byte
 		workload string
+		name     string
 		step     func() error
 		meta     func() cow.Meta
+		book     *snapBook
 	)
 	if o.Synthetic {
 		size := (o.Orders*o.BytesPerOrder + hugePage - 1) / hugePage * hugePage
@@ -143,6 +224,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 			arena[i] = 1
 		}
 		workload = fmt.Sprintf("synthetic: random %d-byte record writes over the arena", recordSize)
+		name = "synthetic"
 		rng := rand.New(rand.NewPCG(7, 11))
 		slots := len(arena) / recordSize
 		var rec [recordSize]byte
@@ -158,15 +240,33 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 		var seq uint64
 		meta = func() cow.Meta { seq++; return cow.Meta{Seq: seq} }
 	} else {
+		var std *stdStream
+		if o.Workload != WorkloadChurn {
+			o.Log("generating the standard workload")
+			s, err := newStdStream(GenOptions{Ops: o.StandardOps, Seed: 1})
+			if err != nil {
+				return nil, err
+			}
+			std = s
+		}
 		o.Log("building a book of %d resting orders through the engine", o.Orders)
-		b, err := newSnapBook(o.Orders)
+		b, err := newSnapBook(o.Orders, std)
 		if err != nil {
 			return nil, err
 		}
 		defer b.close()
+		book = b
 		arena = b.e.Arena()
-		workload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
-		step = b.step
+		if std != nil {
+			name = WorkloadStandard
+			workload = fmt.Sprintf("engine: book of `orders` resting orders on %s; the standard workload (cowbook gen --seed 1 --ops %d, then cancels of its %d orders left resting) streamed on %s, ids shifted each pass",
+				snapSymbol, std.n-std.drain, std.drain, stdSymbol)
+			step = b.stdStep
+		} else {
+			name = WorkloadChurn
+			workload = churnWorkload
+			step = b.step
+		}
 		meta = func() cow.Meta {
 			return cow.Meta{Seq: b.e.LastSeq(), LayoutVersion: engine.LayoutVersion}
 		}
@@ -174,8 +274,8 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	size := len(arena)
 	res := &SnapBenchResult{
 		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
-		Workload: workload,
-		Busy:     "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
+		Workload: workload, WorkloadName: name,
+		Busy: "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
 	}
 	res.MemcpyGBPerSec = memcpyFloor(arena)
 	res.AnonHugeBytesFresh = anonHugeBytes()
@@ -223,6 +323,12 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.EngineOpsPerSecDuringSnapshot = p2.opsDuring
 	res.EngineOpsPerSecIdle = p2.opsIdle
 	res.EngineOpsPerSecWhileWriting = p2.opsWriting
+	res.EngineCPUShareDuringSnapshot, res.EngineCPUShareIdle = p2.during.cpuShare(), p2.idle.cpuShare()
+	res.EngineOpsPerCPUSecDuring, res.EngineOpsPerCPUSecIdle = p2.during.opsPerCPUSec(), p2.idle.opsPerCPUSec()
+	res.CPUShareRatio = safeRatio(res.EngineCPUShareDuringSnapshot, res.EngineCPUShareIdle)
+	res.CPUEfficiencyRatio = safeRatio(res.EngineOpsPerCPUSecDuring, res.EngineOpsPerCPUSecIdle)
+	res.EngineFaultsPerSnapshot = float64(p2.during.faults) / float64(max(p2.counted, 1))
+	res.EngineFaultsPerIdleWindow = float64(p2.idle.faults) / float64(max(p2.counted, 1))
 	res.EngineOpsPerSecNoRestore = p1.opsDuring
 	res.EngineOpsPerSecIdleNoRestore = p1.opsIdle
 	if tl := p2.timeline; tl != nil {
@@ -232,6 +338,9 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	o.Log("fork, restore: pause p50 %.0f µs p99 %.0f µs max %.0f µs; snapshot %.0f ms; collapse %.0f ms; extra %d MiB; THP %d MiB; mutator %.2fM ops/s during, %.2fM idle",
 		res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.SnapshotMs, res.CollapseMs, res.CowExtraBytes>>20, res.AnonHugeBytesAfterRestore>>20,
 		res.EngineOpsPerSecDuringSnapshot/1e6, res.EngineOpsPerSecIdle/1e6)
+	o.Log("mutator thread: CPU share %.2f during, %.2f idle (ratio %.2f); %.2fM ops per CPU-second during, %.2fM idle (ratio %.2f); %.0f minor faults per snapshot, %.0f per idle window",
+		res.EngineCPUShareDuringSnapshot, res.EngineCPUShareIdle, res.CPUShareRatio, res.EngineOpsPerCPUSecDuring/1e6, res.EngineOpsPerCPUSecIdle/1e6, res.CPUEfficiencyRatio,
+		res.EngineFaultsPerSnapshot, res.EngineFaultsPerIdleWindow)
 	o.Log("mutator while the helper writes (before collapse): %.2fM ops/s; without restoration: %.2fM ops/s during, %.2fM idle (split pages)",
 		res.EngineOpsPerSecWhileWriting/1e6, res.EngineOpsPerSecNoRestore/1e6, res.EngineOpsPerSecIdleNoRestore/1e6)
 
@@ -249,6 +358,37 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.StwSnapshotMs = snapMs(medianDur(p3.elapsed))
 	o.Log("stop-the-world: pause p50 %.0f µs; snapshot %.0f ms", res.StwPauseP50Us, res.StwSnapshotMs)
 
+	if o.Workload == WorkloadBoth && book != nil {
+		_ = unix.Madvise(arena, unix.MADV_COLLAPSE)
+		m.do(func() { m.step = book.step })
+		p4, err := m.phase(o, cow.ModeFork, true, false)
+		if err != nil {
+			return nil, err
+		}
+		res.ChurnOpsPerSecDuringSnapshot, res.ChurnOpsPerSecIdle = p4.opsDuring, p4.opsIdle
+		res.ChurnCowExtraBytes = p4.extraBytes
+		res.ChurnThroughputRatio = safeRatio(p4.opsDuring, p4.opsIdle)
+		res.ChurnCPUShareRatio = safeRatio(p4.during.cpuShare(), p4.idle.cpuShare())
+		res.ChurnCPUEfficiencyRatio = safeRatio(p4.during.opsPerCPUSec(), p4.idle.opsPerCPUSec())
+		res.ChurnFaultsPerSnapshot = float64(p4.during.faults) / float64(max(p4.counted, 1))
+		o.Log("churn: mutator %.2fM ops/s during, %.2fM idle (ratio %.2f = CPU share %.2f × per-CPU-second %.2f); %.0f minor faults per snapshot; extra %d MiB",
+			res.ChurnOpsPerSecDuringSnapshot/1e6, res.ChurnOpsPerSecIdle/1e6, res.ChurnThroughputRatio, res.ChurnCPUShareRatio, res.ChurnCPUEfficiencyRatio,
+			res.ChurnFaultsPerSnapshot, res.ChurnCowExtraBytes>>20)
+	}
+	var merr error
+	m.do(func() { merr = m.err })
+	if merr != nil {
+		return nil, merr
+	}
+	if book != nil {
+		m.do(func() { res.OrderIndexBytes = int64(book.e.Stats().IndexSize) * 9 })
+	}
+	if book != nil && book.std != nil {
+		var passes uint64
+		m.do(func() { passes = book.std.pass + 1 })
+		res.StandardCommands, res.StandardPasses, res.StandardPeakOrders = book.std.n, passes, book.std.peak
+	}
+
 	if res.ForkPauseP50Us > 0 {
 		res.PauseRatio = res.StwPauseP50Us / res.ForkPauseP50Us
 	}
@@ -257,6 +397,8 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	}
 	return res, nil
 }
+
+const churnWorkload = "engine: book of `orders` resting orders; churn of 45% new passive, 45% cancels of random live orders, 10% IOC taking the top level"
 
 const recordSize = 64
 
@@ -269,9 +411,14 @@ type mutator struct {
 	meta  func() cow.Meta // the state's Meta, on the mutator's thread
 	err   error           // the first step error; the mutator stops on it
 	ops   atomic.Int64
-	req   chan func() // run on the mutator's thread between two writes
-	quit  chan struct{}
-	wg    sync.WaitGroup
+	// The thread's CPU time (ns) and minor page faults, published with ops
+	// after each batch of steps: they split a throughput loss into CPU
+	// taken by other threads and CPU spent per command (copy-on-write
+	// faults are charged to the faulting thread).
+	cpu, faults atomic.Int64
+	req         chan func() // run on the mutator's thread between two writes
+	quit        chan struct{}
+	wg          sync.WaitGroup
 }
 
 func newMutator(arena []byte, pl placement.Options, step func() error, meta func() cow.Meta) (*mutator, error) {
@@ -303,6 +450,11 @@ func (m *mutator) run(pl placement.Options, started chan<- error) {
 				}
 			}
 			m.ops.Add(256)
+			var ru unix.Rusage
+			if unix.Getrusage(unix.RUSAGE_THREAD, &ru) == nil {
+				m.cpu.Store(ru.Utime.Nano() + ru.Stime.Nano())
+				m.faults.Store(ru.Minflt)
+			}
 		}
 		select {
 		case f := <-m.req:
@@ -324,6 +476,44 @@ func (m *mutator) do(f func()) {
 func (m *mutator) stop() {
 	close(m.quit)
 	m.wg.Wait()
+}
+
+// mutatorCount is a reading of the mutator's counters.
+type mutatorCount struct {
+	ops, cpu, faults int64
+	t                time.Time
+}
+
+func (m *mutator) count() mutatorCount {
+	return mutatorCount{ops: m.ops.Load(), cpu: m.cpu.Load(), faults: m.faults.Load(), t: time.Now()}
+}
+
+// span accumulates the mutator's counters over several windows.
+type span struct {
+	ops, cpu, faults int64
+	wall             time.Duration
+}
+
+func (s *span) add(from, to mutatorCount) {
+	s.ops += to.ops - from.ops
+	s.cpu += to.cpu - from.cpu
+	s.faults += to.faults - from.faults
+	s.wall += to.t.Sub(from.t)
+}
+
+func (s *span) opsPerCPUSec() float64 {
+	if s.cpu <= 0 {
+		return 0
+	}
+	return float64(s.ops) / (float64(s.cpu) / 1e9)
+}
+
+// cpuShare is the share of wall-clock time the mutator's thread ran.
+func (s *span) cpuShare() float64 {
+	if s.wall <= 0 {
+		return 0
+	}
+	return float64(s.cpu) / float64(s.wall.Nanoseconds())
 }
 
 func (m *mutator) idleRate(d time.Duration) float64 {
@@ -378,9 +568,12 @@ func (tl *timeline) sample(m *mutator) {
 	}
 }
 
-// run samples for d.
+// run samples for d, and on until it holds at least half the points d
+// spans: on a loaded machine the sampling goroutine can be kept off the
+// CPU for most of d, which would leave the timeline nothing to show.
 func (tl *timeline) run(m *mutator, d time.Duration) {
-	for end := time.Now().Add(d); time.Now().Before(end); {
+	want := len(tl.points) + int(d/timelineStep)/2
+	for end := time.Now().Add(d); time.Now().Before(end) || len(tl.points) < want; {
 		time.Sleep(timelineStep / 5)
 		tl.sample(m)
 	}
@@ -398,14 +591,24 @@ type phaseResult struct {
 	fileBytes, extraBytes     int64
 	opsDuring, opsIdle        float64
 	opsWriting                float64 // from the fork until the helper published, before any collapse
+	during, idle              span
+	counted                   int // snapshots whose throughput was counted
 }
 
-// idleWindow is how long the mutator runs alone after each snapshot.
+// idleWindow is how long the mutator runs alone after a snapshot whose
+// throughput is not counted: a pause between the snapshots.
 const idleWindow = 100 * time.Millisecond
 
 // phase takes o.Snapshots snapshots back to back with a fresh Snapshotter.
 // With record, the mutator's throughput is sampled from 200 ms before the
 // last snapshot to 300 ms after it.
+//
+// Memory and throughput are measured on alternate snapshots: the memory
+// on even ones, by reading the node's and the child's smaps_rollup every
+// 2 ms, and the mutator's throughput on odd ones. Each read walks the
+// process's page tables (≈ 1.4 ms at 1M orders), so sampling both
+// processes every 2 ms keeps one of the machine's two CPUs busy and would
+// charge that CPU to the snapshot in the throughput figures.
 func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool) (*phaseResult, error) {
 	opts := o.Helper
 	opts.Mode = mode
@@ -432,11 +635,15 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool)
 			tl.run(m, 200*time.Millisecond)
 			pr.timeline = tl
 		}
-		pssBefore := pss(os.Getpid())
+		sampleMem := i%2 == 0 && i != o.Snapshots-1
+		var pssBefore int64
+		if sampleMem {
+			pssBefore = pss(os.Getpid())
+		}
 		var tk cow.Ticket
 		var serr error
-		n0 := m.ops.Load()
-		t0 := time.Now()
+		c0 := m.count()
+		n0, t0 := c0.ops, c0.t
 		// Sequence numbers keep rising across phases, as a node's do, so
 		// the helper's retention keeps the newest files.
 		m.do(func() {
@@ -463,7 +670,7 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool)
 				if p := s.Progress(); tWritten.IsZero() && p.ID == tk.ID && p.State != cow.StateReceiving {
 					tWritten, nWritten = time.Now(), m.ops.Load()
 				}
-				if tk.ChildPid != 0 {
+				if sampleMem && tk.ChildPid != 0 {
 					if v := pss(os.Getpid()) + pss(tk.ChildPid) - pssBefore; v > peak {
 						peak = v
 					}
@@ -473,21 +680,35 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool)
 		if tWritten.IsZero() {
 			tWritten, nWritten = time.Now(), m.ops.Load()
 		}
-		writing += tWritten.Sub(t0)
-		opsWriting += nWritten - n0
-		during += time.Since(t0) // collapse included: the mutator runs during it too
-		opsDuring += m.ops.Load() - n0
+		c1 := m.count()
+		if !sampleMem {
+			writing += tWritten.Sub(t0)
+			opsWriting += nWritten - n0
+			during += c1.t.Sub(t0) // collapse included: the mutator runs during it too
+			opsDuring += c1.ops - n0
+			pr.during.add(c0, c1)
+			pr.counted++
+		}
 		// The fork pause (under a millisecond) is reported as figures; as a
 		// span it would be invisible at this scale and overprint this one.
 		tl.span(t0, time.Now(), "snapshot")
 		if tl != nil {
 			tl.run(m, 300*time.Millisecond)
 		}
-		// An idle window after each snapshot: on a shared machine the load
-		// drifts, so the idle rate is sampled interleaved with the
-		// snapshots it is compared with.
-		idle += idleWindow
-		opsIdle += int64(m.idleRate(idleWindow) * idleWindow.Seconds())
+		// An idle window after each counted snapshot, as long as the
+		// snapshot: on a shared machine the load drifts within seconds,
+		// so the idle rate is sampled interleaved with the snapshots it is
+		// compared with and over as much time.
+		if sampleMem || mode == cow.ModeStopTheWorld { // no rate reported for stop-the-world
+			time.Sleep(idleWindow)
+		} else {
+			c2 := m.count()
+			time.Sleep(c1.t.Sub(t0))
+			c3 := m.count()
+			idle += c3.t.Sub(c2.t)
+			opsIdle += c3.ops - c2.ops
+			pr.idle.add(c2, c3)
+		}
 		if r.Err != nil {
 			return nil, r.Err
 		}
@@ -573,6 +794,13 @@ func smapsRollup(pid int, field string) int64 {
 	return 0
 }
 
+func safeRatio(a, b float64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
 func medianDur(d []time.Duration) time.Duration {
 	if len(d) == 0 {
 		return 0
@@ -592,6 +820,9 @@ func maxDur(d []time.Duration) time.Duration {
 
 func snapUs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 func snapMs(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// ErrWorkload is returned by SnapBench for an unknown Options.Workload.
+var ErrWorkload = errors.New("perf: unknown snapshot benchmark workload")
 
 // ErrNoHelper is returned by SnapBench when Options.Helper names no helper
 // command.

@@ -2,6 +2,7 @@ package perf
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -10,8 +11,10 @@ import (
 )
 
 // snapBook is the engine-driven stand-in for the node in SnapBench: a book
-// of o.Orders resting orders built through the engine, then kept at that
-// size by a churn of commands applied on the mutator's thread.
+// of o.Orders resting orders built through the engine on its own symbol,
+// then mutated on the mutator's thread by one of two workloads: the
+// standard workload on a second symbol (stdStep), while the background book
+// stays as it is, or a churn of the background book itself (step).
 type snapBook struct {
 	e    *engine.Engine
 	rng  *rand.Rand
@@ -20,6 +23,7 @@ type snapBook struct {
 	seq  uint64
 	out  []engine.Event
 	cmd  engine.Command
+	std  *stdStream // nil without the standard workload
 }
 
 var snapSymbol = engine.MustSymbol("SNAP")
@@ -30,28 +34,48 @@ const (
 )
 
 // newSnapBook builds a book of n resting orders, alternating sides at
-// distances that never cross.
-func newSnapBook(n int) (*snapBook, error) {
+// distances that never cross. The standard workload's symbol is defined
+// beside it, with room for std's orders when std is not nil (the book
+// then owns std).
+func newSnapBook(n int, std *stdStream) (*snapBook, error) {
+	spec := stdSymbolSpec()
+	stdLevels := int((spec.BandMax-spec.BandMin)/spec.Tick) + 1
 	cfg := engine.Config{
-		MaxOrders:  n + n/4 + 1<<16,
-		MaxSymbols: 1,
-		MaxLevels:  2*snapHalfBand + 1,
-		Symbols:    []engine.SymbolSpec{{Symbol: snapSymbol, Tick: 1, BandMin: snapMid - snapHalfBand, BandMax: snapMid + snapHalfBand}},
+		MaxOrders:     n + n/4 + 1<<16,
+		MaxSymbols:    2,
+		MaxLevels:     max(2*snapHalfBand+1, stdLevels),
+		LevelCapacity: 2*snapHalfBand + 1 + stdLevels,
+		Symbols: []engine.SymbolSpec{
+			{Symbol: snapSymbol, Tick: 1, BandMin: snapMid - snapHalfBand, BandMax: snapMid + snapHalfBand},
+			spec,
+		},
+	}
+	if std != nil {
+		cfg.MaxOrders += std.peak
 	}
 	e, err := engine.New(cfg)
 	if err != nil {
+		if std != nil {
+			std.close()
+		}
 		return nil, err
 	}
 	if err := e.Prefault(); err != nil {
 		e.Close()
+		if std != nil {
+			std.close()
+		}
 		return nil, err
 	}
 	live, err := newIDList(n + n/4 + 1<<16)
 	if err != nil {
 		e.Close()
+		if std != nil {
+			std.close()
+		}
 		return nil, err
 	}
-	b := &snapBook{e: e, rng: rand.New(rand.NewPCG(5, 9)), live: live, out: make([]engine.Event, 0, 64)}
+	b := &snapBook{e: e, rng: rand.New(rand.NewPCG(5, 9)), live: live, out: make([]engine.Event, 0, 64), std: std}
 	for range n {
 		if err := b.passive(); err != nil {
 			b.close()
@@ -64,6 +88,9 @@ func newSnapBook(n int) (*snapBook, error) {
 func (b *snapBook) close() {
 	b.e.Close()
 	b.live.free()
+	if b.std != nil {
+		b.std.close()
+	}
 }
 
 // idList is the benchmark's list of live order ids, kept off the Go heap
@@ -162,3 +189,27 @@ func (b *snapBook) step() error {
 		return b.apply()
 	}
 }
+
+// stdStep applies the next command of the standard workload. A rejection
+// for an unknown or duplicate order id means the stream no longer matches
+// the book it was generated against (see stdStream): an error, not a
+// figure.
+func (b *snapBook) stdStep() error {
+	if err := b.std.next(&b.cmd); err != nil {
+		return err
+	}
+	if err := b.apply(); err != nil {
+		return err
+	}
+	for i := range b.out {
+		if ev := &b.out[i]; ev.Kind == engine.EvRejected && (ev.Reason == engine.ReasonUnknownOrder || ev.Reason == engine.ReasonDuplicateOrder) {
+			return fmt.Errorf("%w: pass %d command %d (%v order %d) rejected: %v", ErrStreamDiverged, b.std.pass, b.std.pos-1, b.cmd.Kind, b.cmd.ID, ev.Reason)
+		}
+	}
+	return nil
+}
+
+// ErrStreamDiverged is returned by SnapBench when a command of the standard
+// workload is rejected for an order id the workload's own book would have
+// accepted: the benchmark's book and the generator's disagree.
+var ErrStreamDiverged = errors.New("perf: standard workload diverged from its book")

@@ -18,6 +18,8 @@ func benchSnapshotCommand() *cli.Command {
 			&cli.IntFlag{Name: "orders", Value: 1_000_000, Usage: "size the arena like `N` resting orders"},
 			&cli.BoolFlag{Name: "synthetic", Usage: "snapshot a synthetic arena written at random instead of the engine's"},
 			&cli.IntFlag{Name: "bytes-per-order", Value: 128, Usage: "synthetic arena `BYTES` per resting order"},
+			&cli.StringFlag{Name: "workload", Value: perf.WorkloadStandard, Usage: "what the engine applies during snapshots: standard (the standard workload beside the book), churn (uniform cancels over the whole book, the copy-on-write worst case) or both (standard, plus churn_* fields)"},
+			&cli.IntFlag{Name: "workload-ops", Usage: "`N` commands per pass of the standard workload (default: the standard workload's 2,000,000)"},
 			&cli.IntFlag{Name: "snapshots", Value: 20, Usage: "snapshots per phase (at least 20)"},
 			&cli.StringFlag{Name: "format", Value: "mmapsnap", Usage: "snapshot file `FORMAT`: mmapsnap (the node's) or raw (uncompressed floor)"},
 			dataFlag,
@@ -42,6 +44,8 @@ func benchSnapshotCommand() *cli.Command {
 				Orders:        c.Int("orders"),
 				Synthetic:     c.Bool("synthetic"),
 				BytesPerOrder: c.Int("bytes-per-order"),
+				Workload:      c.String("workload"),
+				StandardOps:   c.Int("workload-ops"),
 				Snapshots:     c.Int("snapshots"),
 				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2, c.String("format"))},
 				Placement:     pl,
@@ -57,8 +61,11 @@ func benchSnapshotCommand() *cli.Command {
 			if c.Bool("json") {
 				return writeJSON(c.App.Writer, res)
 			}
-			fmt.Fprintf(c.App.Writer, "arena %d MiB (%d orders): fork pause p50 %.0f µs p99 %.0f µs max %.0f µs; stw p50 %.0f µs; ratio %.0fx; throughput during/idle %.2f\n",
-				res.ArenaBytes>>20, res.Orders, res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.StwPauseP50Us, res.PauseRatio, res.ThroughputRatio)
+			fmt.Fprintf(c.App.Writer, "arena %d MiB (%d orders): fork pause p50 %.0f µs p99 %.0f µs max %.0f µs; stw p50 %.0f µs; ratio %.0fx; throughput during/idle %.2f (%s)\n",
+				res.ArenaBytes>>20, res.Orders, res.ForkPauseP50Us, res.ForkPauseP99Us, res.ForkPauseMaxUs, res.StwPauseP50Us, res.PauseRatio, res.ThroughputRatio, res.WorkloadName)
+			if res.ChurnOpsPerSecIdle > 0 {
+				fmt.Fprintf(c.App.Writer, "churn: throughput during/idle %.2f\n", res.ChurnThroughputRatio)
+			}
 			return nil
 		},
 	}
