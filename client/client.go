@@ -164,6 +164,15 @@ func (r Report) String() string {
 type pending struct {
 	req  Request
 	done chan<- Result
+	fn   func(Result) // instead of done (SubmitFunc)
+}
+
+func (p *pending) deliver(r Result) {
+	if p.fn != nil {
+		p.fn(r)
+		return
+	}
+	p.done <- r
 }
 
 // outFrame is one frame for the connection's writer.
@@ -325,6 +334,22 @@ func (c *Client) LastReqID() uint64 {
 // reader blocks on a full done channel). Submit waits while MaxOutstanding
 // requests are outstanding. It returns the request id.
 func (c *Client) Submit(ctx context.Context, req Request, done chan<- Result) (uint64, error) {
+	return c.submit(ctx, req, pending{req: req, done: done})
+}
+
+// SubmitFunc is Submit with the outcome handed to fn, called on the
+// client's reader goroutine as soon as the outcome is decoded (or on the
+// goroutine that finds the client stopped): no channel and no other
+// goroutine between the socket and fn. fn must return quickly and must not
+// call the Client's methods that wait.
+func (c *Client) SubmitFunc(ctx context.Context, req Request, fn func(Result)) (uint64, error) {
+	if fn == nil {
+		return 0, errors.New("client: SubmitFunc needs a function")
+	}
+	return c.submit(ctx, req, pending{req: req, fn: fn})
+}
+
+func (c *Client) submit(ctx context.Context, req Request, p pending) (uint64, error) {
 	switch req.Kind {
 	case wire.TypeNewOrder, wire.TypeCancel, wire.TypeReplace:
 	default:
@@ -346,7 +371,7 @@ func (c *Client) Submit(ctx context.Context, req Request, done chan<- Result) (u
 	}
 	c.nextReq++
 	id := c.nextReq
-	c.pending[id] = pending{req: req, done: done}
+	c.pending[id] = p
 	if c.cn != nil {
 		c.cn.wq <- outFrame{typ: req.Kind, reqID: id, req: req}
 	}
@@ -476,7 +501,7 @@ func (c *Client) stop(err error) {
 	c.pending = make(map[uint64]pending)
 	c.mu.Unlock()
 	for id, p := range ps {
-		p.done <- Result{ReqID: id, Err: err}
+		p.deliver(Result{ReqID: id, Err: err})
 		<-c.slots
 	}
 }
@@ -584,7 +609,7 @@ func (c *Client) finish(r Result) {
 	if !ok {
 		return
 	}
-	p.done <- r
+	p.deliver(r)
 	<-c.slots
 }
 

@@ -139,23 +139,54 @@ func Load(ctx context.Context, addr string, opts LoadOptions) (LoadResult, error
 // connHists are one connection's histograms (see LoadResult).
 type connHists struct{ latency, fromSchedule, senderLate *perf.Histogram }
 
-// drive runs one connection: a sender paced by interval (or by the window
-// alone) and this goroutine collecting outcomes. Send times live in a ring
-// indexed by request id: ids are consecutive on one connection, at most
-// Window are in flight and at most Window outcomes wait in done, so a ring
-// of 4 × Window slots is never overwritten before it is read.
+// drive runs one connection: this goroutine sends, paced by interval (or
+// by the window alone), and the client's reader goroutine records each
+// outcome as it is decoded. Send times live in a ring indexed by request
+// id: ids are consecutive on one connection and at most Window are in
+// flight, so a ring of 4 × Window slots is never overwritten before it is
+// read.
 func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval time.Duration,
 	start, deadline time.Time, h connHists) (sent, acked, rejected uint64, err error) {
 	// Per request, ns since start: when latency counts from, and the
 	// scheduled time.
 	sentAt := make([]atomic.Int64, 4*opts.Window)
 	schedAt := make([]atomic.Int64, 4*opts.Window)
-	done := make(chan Result, opts.Window)
-	senderDone := make(chan uint64, 1)
+	// Outcomes are counted on the client's reader goroutine as they are
+	// decoded (SubmitFunc): a hand-off to this goroutine would add a
+	// thread wake-up to every latency.
+	var mu sync.Mutex
+	var got uint64
+	total := ^uint64(0)
+	finished := make(chan struct{})
+	record := func(r Result) {
+		now := int64(time.Since(start))
+		from := sentAt[r.ReqID%uint64(len(sentAt))].Load()
+		mu.Lock()
+		defer mu.Unlock()
+		h.latency.Record(now - from)
+		if interval > 0 {
+			sched := schedAt[r.ReqID%uint64(len(schedAt))].Load()
+			h.fromSchedule.Record(now - sched)
+			h.senderLate.Record(from - sched)
+		}
+		switch {
+		case r.Err != nil:
+			if err == nil {
+				err = r.Err
+			}
+		case r.Reason == 0:
+			acked++
+		default:
+			rejected++
+		}
+		got++
+		if got == total {
+			close(finished)
+		}
+	}
 	var senderErr error
-	go func() {
-		var n uint64
-		defer func() { senderDone <- n }()
+	var n uint64 // requests sent
+	func() {
 		woke := start // when the sender last came back from a sleep
 		for i := uint64(0); ; i++ {
 			var at time.Time
@@ -186,7 +217,7 @@ func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval 
 			c.mu.Unlock()
 			sentAt[id%uint64(len(sentAt))].Store(int64(from.Sub(start)))
 			schedAt[id%uint64(len(schedAt))].Store(int64(at.Sub(start)))
-			if _, err := c.Submit(ctx, opts.Next(conn, i), done); err != nil {
+			if _, err := c.SubmitFunc(ctx, opts.Next(conn, i), record); err != nil {
 				if ctx.Err() == nil {
 					senderErr = err
 				}
@@ -195,35 +226,15 @@ func drive(ctx context.Context, c *Client, conn int, opts LoadOptions, interval 
 			n++
 		}
 	}()
-	total := ^uint64(0)
-	var got uint64
-	for got < total {
-		select {
-		case r := <-done:
-			got++
-			now := int64(time.Since(start))
-			from := sentAt[r.ReqID%uint64(len(sentAt))].Load()
-			h.latency.Record(now - from)
-			if interval > 0 {
-				sched := schedAt[r.ReqID%uint64(len(schedAt))].Load()
-				h.fromSchedule.Record(now - sched)
-				h.senderLate.Record(from - sched)
-			}
-			switch {
-			case r.Err != nil:
-				if err == nil {
-					err = r.Err
-				}
-			case r.Reason == 0:
-				acked++
-			default:
-				rejected++
-			}
-		case n := <-senderDone:
-			total = n
-			senderDone = nil
-		}
+	mu.Lock()
+	total = n
+	if got == total {
+		close(finished)
 	}
+	mu.Unlock()
+	<-finished
+	mu.Lock()
+	defer mu.Unlock()
 	if err == nil {
 		err = senderErr
 	}
