@@ -275,7 +275,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res := &SnapBenchResult{
 		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
 		Workload: workload, WorkloadName: name,
-		Busy: "shared 2-vCPU machine under concurrent builds; compare ratios, not absolutes",
+		Busy: loadNote(),
 	}
 	res.MemcpyGBPerSec = memcpyFloor(arena)
 	res.AnonHugeBytesFresh = anonHugeBytes()
@@ -827,3 +827,14 @@ var ErrWorkload = errors.New("perf: unknown snapshot benchmark workload")
 // ErrNoHelper is returned by SnapBench when Options.Helper names no helper
 // command.
 var ErrNoHelper = errors.New("perf: snapshot benchmark needs a helper command")
+
+// loadNote says how busy the machine was when the run started (the
+// 1-minute load average): on a shared machine, compare ratios measured in
+// the same run, not absolute rates.
+func loadNote() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return "load average " + f[0] + " at start; on a shared machine compare ratios, not absolutes"
+	}
+	return "load average unknown; on a shared machine compare ratios, not absolutes"
+}

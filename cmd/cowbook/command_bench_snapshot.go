@@ -47,7 +47,7 @@ func benchSnapshotCommand() *cli.Command {
 				Workload:      c.String("workload"),
 				StandardOps:   c.Int("workload-ops"),
 				Snapshots:     c.Int("snapshots"),
-				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2, c.String("format"))},
+				Helper:        cow.Options{HelperArgs: cowHelperArgs(dir, 2, c.String("format"), pl.Mlock)},
 				Placement:     pl,
 				Format:        c.String("format"),
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cowbook/cowbook/cow"
+	"github.com/cowbook/cowbook/internal/placement"
 	"github.com/cowbook/cowbook/internal/vfs"
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/urfave/cli/v2"
@@ -23,21 +24,37 @@ func cowHelperCommand() *cli.Command {
 			&cli.IntFlag{Name: "keep", Value: 2, Usage: "keep the newest `K` snapshots"},
 			&cli.StringFlag{Name: "format", Value: "mmapsnap", Usage: "`mmapsnap` (the node's) or raw (uncompressed, a floor)"},
 			&cli.IntFlag{Name: "workers", Value: 1, Usage: "compression goroutines (`N`); one leaves the other CPUs to the engine"},
+			&cli.BoolFlag{Name: "mlock", Usage: "lock the helper's memory in RAM (the node passes its own --mlock on)"},
 		},
 		Action: func(c *cli.Context) error {
 			dir := c.String("dir")
+			var sink cow.Sink
 			switch c.String("format") {
 			case "mmapsnap":
-				return cow.ServeHelper(cow.MmapsnapSink(dir, c.Int("keep"), mmapsnap.Options{Workers: c.Int("workers")}))
+				sink = cow.MmapsnapSink(dir, c.Int("keep"), mmapsnap.Options{Workers: c.Int("workers")})
 			case "raw":
-				return cow.ServeHelper(cow.RawFileSink(vfs.OS, dir, c.Int("keep")))
+				sink = cow.RawFileSink(vfs.OS, dir, c.Int("keep"))
+			default:
+				return fmt.Errorf("%s: unknown --format %q (mmapsnap or raw)", cowHelperName, c.String("format"))
 			}
-			return fmt.Errorf("%s: unknown --format %q (mmapsnap or raw)", cowHelperName, c.String("format"))
+			if c.Bool("mlock") {
+				// A helper paged out in the middle of a snapshot would hold
+				// the child, and the arena's copy-on-write pages, longer.
+				if err := placement.LockMemory(); err != nil {
+					return fmt.Errorf("%s: --mlock: %w", cowHelperName, err)
+				}
+			}
+			return cow.ServeHelper(sink)
 		},
 	}
 }
 
-// cowHelperArgs are the helper's arguments for snapshot directory dir.
-func cowHelperArgs(dir string, keep int, format string) []string {
-	return []string{cowHelperName, "--dir", dir, "--keep", itoa(keep), "--format", format}
+// cowHelperArgs are the helper's arguments for snapshot directory dir;
+// mlock locks its memory as the node's own --mlock does.
+func cowHelperArgs(dir string, keep int, format string, mlock bool) []string {
+	args := []string{cowHelperName, "--dir", dir, "--keep", itoa(keep), "--format", format}
+	if mlock {
+		args = append(args, "--mlock")
+	}
+	return args
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -31,5 +32,25 @@ func TestCowHelperRejectsUnknownFormat(t *testing.T) {
 	err := newApp().Run([]string{"cowbook", cowHelperName, "--dir", t.TempDir(), "--format", "zip"})
 	if err == nil {
 		t.Fatal("unknown format accepted")
+	}
+}
+
+func TestCowHelperArgsCarryMlock(t *testing.T) {
+	has := func(args []string) bool {
+		for _, a := range args {
+			if a == "--mlock" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(cowHelperArgs("d", 2, "mmapsnap", true)) || has(cowHelperArgs("d", 2, "mmapsnap", false)) {
+		t.Fatal("--mlock not passed on to the helper exactly when asked")
+	}
+	// The helper takes the flag (the format is refused before anything is
+	// locked, so this test process stays unlocked).
+	err := newApp().Run([]string{"cowbook", cowHelperName, "--dir", t.TempDir(), "--mlock", "--format", "zip"})
+	if err == nil || !strings.Contains(err.Error(), "unknown --format") {
+		t.Fatalf("helper with --mlock and a bad format: %v", err)
 	}
 }

@@ -71,7 +71,7 @@ func serveCommand() *cli.Command {
 			switch mode := c.String("snapshot-mode"); mode {
 			case "fork", "stw":
 				co := cow.Options{
-					HelperArgs:       cowHelperArgs(filepath.Join(dir, "snap"), opts.SnapshotsKept, "mmapsnap"),
+					HelperArgs:       cowHelperArgs(filepath.Join(dir, "snap"), opts.SnapshotsKept, "mmapsnap", place.Mlock),
 					HelperStderr:     c.App.ErrWriter,
 					RestoreHugePages: mode == "fork",
 					PinHelper:        place.PinWriter,
