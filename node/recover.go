@@ -194,7 +194,7 @@ func (n *Node) replay() error {
 	from := n.eng.LastSeq() + 1
 	next := n.log.NextSeq()
 	if from > next {
-		return fmt.Errorf("%w: the state is at seq %d but the log ends at seq %d: records the snapshot holds are missing from the log", ErrRecovery, from-1, next-1)
+		return fmt.Errorf("%w: the state is at seq %d but the log ends at seq %d: records the snapshot holds are missing from the log\nif a forced repair cut the log, everything it still holds is in the snapshot; this starts a new log after it and keeps the old one:\n  cowbook wal restart --data %s", ErrRecovery, from-1, next-1, n.dir)
 	}
 	if from == next {
 		return nil

@@ -165,3 +165,43 @@ func Verify(dir string, opts Options) error {
 	}
 	return nil
 }
+
+// Restart moves the log in dir aside, to the directory aside, and leaves in
+// dir an empty log whose first record will have sequence first. It holds
+// the log's lock throughout, so it fails while a Log has dir open, and it
+// refuses when aside exists. Nothing is deleted: the old segments, their
+// recycle pool and any .broken files move with the directory.
+//
+// It is for the one case where a log must start over at a later sequence:
+// after a forced repair cut it below the newest snapshot, whose state
+// already holds every record the log still has (the caller checks that).
+func Restart(dir, aside string, first uint64, opts Options) error {
+	if first == 0 {
+		return fmt.Errorf("%w: first sequence 0", ErrSequence)
+	}
+	opts, err := opts.EnsureDefaults()
+	if err != nil {
+		return err
+	}
+	fs := opts.FS
+	if _, _, err := fs.Stat(aside); err == nil {
+		return fmt.Errorf("walfile: restart: %s already exists", aside)
+	}
+	lock, err := acquireLock(fs, dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := fs.Rename(dir, aside); err != nil {
+		return err
+	}
+	if err := fs.SyncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	opts.FirstSeq = first
+	l, err := Open(dir, opts)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}

@@ -2,6 +2,7 @@ package walfile
 
 import (
 	"errors"
+	"path/filepath"
 	"sort"
 	"testing"
 )
@@ -102,5 +103,50 @@ func TestRepairForce(t *testing.T) {
 	}
 	if last, err := readAll(m, testDir, 1); err != nil || last != victim.seq+49 {
 		t.Fatalf("read back to %d, %v", last, err)
+	}
+}
+
+// TestRestart moves a log aside and starts an empty one at a later
+// sequence; it refuses while the log is open and when the aside name is
+// taken.
+func TestRestart(t *testing.T) {
+	// The real filesystem: MemFS files cannot be locked.
+	testDir := filepath.Join(t.TempDir(), "wal")
+	opts := Options{SegmentSize: 64 << 10, Buffered: true}
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if _, err := l.Append(1, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Restart(testDir, testDir+".old", 500, opts); err == nil {
+		t.Fatal("restart of an open log")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restart(testDir, testDir+".old", 0, opts); !errors.Is(err, ErrSequence) {
+		t.Fatalf("restart at sequence 0: %v", err)
+	}
+	if err := Restart(testDir, testDir+".old", 500, opts); err != nil {
+		t.Fatal(err)
+	}
+	old, err := Inspect(testDir+".old", opts)
+	if err != nil || old.FirstSeq != 1 || old.LastSeq != 100 || old.Damage != nil {
+		t.Fatalf("the old log: %+v %v", old, err)
+	}
+	l, err = Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq, err := l.Append(1, []byte("y")); err != nil || seq != 500 {
+		t.Fatalf("first append of the new log: seq %d, %v", seq, err)
+	}
+	l.Close()
+	if err := Restart(testDir, testDir+".old", 900, opts); err == nil {
+		t.Fatal("restart onto an existing aside directory")
 	}
 }

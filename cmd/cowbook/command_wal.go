@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cowbook/cowbook/node"
 	"github.com/cowbook/cowbook/walfile"
 )
 
@@ -31,6 +32,7 @@ func walCommand() *cli.Command {
 			walVerifyCommand(),
 			walDumpCommand(),
 			walRepairCommand(),
+			walRestartCommand(),
 		},
 	}
 }
@@ -207,6 +209,29 @@ func walRepairCommand() *cli.Command {
 				fmt.Fprintf(w, "kept in %s\n", b)
 			}
 			fmt.Fprintf(w, "the log now ends at sequence %d\n", res.LastSeq)
+			return nil
+		},
+	}
+}
+
+func walRestartCommand() *cli.Command {
+	return &cli.Command{
+		Name: "restart",
+		Usage: "when the log ends before the newest snapshot (after a forced repair, the node refuses to start), " +
+			"move it aside to DIR/wal.before-N and start an empty log right after the snapshot",
+		Flags: []cli.Flag{dataFlag, jsonFlag},
+		Action: func(c *cli.Context) error {
+			res, err := node.RestartLogAfterSnapshot(c.String(dataFlag.Name), node.Options{})
+			if err != nil {
+				return err
+			}
+			w := c.App.Writer
+			if c.Bool(jsonFlag.Name) {
+				return writeJSON(w, res)
+			}
+			fmt.Fprintf(w, "snapshot %s holds the state through sequence %d\n", res.Snapshot, res.SnapshotSeq)
+			fmt.Fprintf(w, "the old log (sequences %d..%d, all in that state) is now %s\n", res.OldFirstSeq, res.OldLastSeq, res.Aside)
+			fmt.Fprintf(w, "a new, empty log starts at sequence %d: the node starts from the snapshot\n", res.FirstSeq)
 			return nil
 		},
 	}

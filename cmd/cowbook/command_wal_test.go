@@ -120,3 +120,13 @@ func TestWalVerifyTornTail(t *testing.T) {
 		t.Fatalf("verify after repair: %v", err)
 	}
 }
+
+// TestWalRestartRefuses: wal restart changes nothing where it has no
+// snapshot to start from (node.TestRestartLogAfterSnapshot covers the
+// restart itself).
+func TestWalRestartRefuses(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runApp(t, "wal", "restart", "--data", dir); err == nil || !strings.Contains(err.Error(), "not a node's data directory") {
+		t.Fatalf("restart without a manifest: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -29,6 +30,31 @@ type MemFS struct {
 	dFiles  map[string]*inode // durable namespace
 	dDirs   map[string]bool
 	nextIno int
+	// dirRenames are directory renames not yet durable, in order: the
+	// next SyncDir of their parent applies them to the durable namespace.
+	dirRenames []dirRename
+}
+
+type dirRename struct{ from, to string }
+
+// under reports whether p is dir or inside it.
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+string(filepath.Separator))
+}
+
+// moveTree moves every path of files and dirs at or under from to the same
+// place under to.
+func moveTree[V any](m map[string]V, from, to string) {
+	moved := map[string]V{}
+	for p, v := range m {
+		if under(p, from) {
+			moved[to+strings.TrimPrefix(p, from)] = v
+			delete(m, p)
+		}
+	}
+	for p, v := range moved {
+		m[p] = v
+	}
 }
 
 type inode struct {
@@ -122,12 +148,24 @@ func (m *MemFS) Rename(oldname, newname string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	oldname, newname = clean(oldname), clean(newname)
+	if !m.dirs[filepath.Dir(newname)] {
+		return notExist("rename", newname)
+	}
+	if m.dirs[oldname] {
+		// A directory, with everything in it. Like rename(2), it needs
+		// a new name that does not exist (an empty directory would be
+		// replaced there; this model refuses any).
+		if _, ok := m.files[newname]; ok || m.dirs[newname] || under(newname, oldname) {
+			return &os.PathError{Op: "rename", Path: newname, Err: os.ErrExist}
+		}
+		moveTree(m.files, oldname, newname)
+		moveTree(m.dirs, oldname, newname)
+		m.dirRenames = append(m.dirRenames, dirRename{oldname, newname})
+		return nil
+	}
 	ino, ok := m.files[oldname]
 	if !ok {
 		return notExist("rename", oldname)
-	}
-	if !m.dirs[filepath.Dir(newname)] {
-		return notExist("rename", newname)
 	}
 	delete(m.files, oldname)
 	m.files[newname] = ino
@@ -194,6 +232,18 @@ func (m *MemFS) SyncDir(dir string) error {
 	if !m.dirs[dir] {
 		return notExist("syncdir", dir)
 	}
+	// Directory renames within dir become durable, and what was durable
+	// inside the old name moves with them.
+	keep := m.dirRenames[:0]
+	for _, r := range m.dirRenames {
+		if filepath.Dir(r.from) == dir && filepath.Dir(r.to) == dir {
+			moveTree(m.dFiles, r.from, r.to)
+			moveTree(m.dDirs, r.from, r.to)
+			continue
+		}
+		keep = append(keep, r)
+	}
+	m.dirRenames = keep
 	for p := range m.dFiles {
 		if filepath.Dir(p) == dir {
 			delete(m.dFiles, p)
