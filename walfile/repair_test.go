@@ -2,9 +2,12 @@ package walfile
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"testing"
+
+	"github.com/cowbook/cowbook/internal/vfs"
 )
 
 // buildLog writes n records in small synced batches and returns the files.
@@ -149,4 +152,53 @@ func TestRestart(t *testing.T) {
 	if err := Restart(testDir, testDir+".old", 900, opts); err == nil {
 		t.Fatal("restart onto an existing aside directory")
 	}
+}
+
+// TestRestartSurvivesCrash cuts the power right after Restart returns: the
+// old log must be whole at its new name and the new log must start at the
+// new sequence. Skipping the directory fsyncs (the control) must lose the
+// restart, or the test would not see a missing one.
+func TestRestartSurvivesCrash(t *testing.T) {
+	run := func(t *testing.T, skip bool) error {
+		m := newMemFS(t)
+		opts := Options{FS: m, SegmentSize: 64 << 10, Buffered: true}
+		l, err := Open(testDir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			if _, err := l.Append(1, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ropts := opts
+		if skip {
+			ropts.FS = vfs.SkipSync(m, vfs.OpSyncDir)
+		}
+		if err := Restart(testDir, testDir+".old", 500, ropts); err != nil {
+			t.Fatal(err)
+		}
+		c := m.Crash(vfs.CrashOptions{})
+		copts := Options{FS: c, SegmentSize: 64 << 10, Buffered: true}
+		old, err := Inspect(testDir+".old", copts)
+		if err != nil || old.LastSeq != 100 || old.Damage != nil {
+			return fmt.Errorf("the old log after a crash: %+v %v", old, err)
+		}
+		segs, err := List(testDir, copts)
+		if err != nil || len(segs) != 1 || segs[0].FirstSeq != 500 {
+			return fmt.Errorf("the new log after a crash: %+v %v", segs, err)
+		}
+		return nil
+	}
+	if err := run(t, false); err != nil {
+		t.Fatal(err)
+	}
+	err := run(t, true)
+	if err == nil {
+		t.Fatal("a restart without its directory fsyncs survived the crash: the test cannot see a lost one")
+	}
+	t.Logf("control, directory fsyncs skipped: %v", err)
 }
