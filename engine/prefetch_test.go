@@ -75,7 +75,7 @@ func coldBook(tb testing.TB, n, m int) (*engine.Engine, []engine.Command) {
 // distances when prefetch is set.
 func applyAll(tb testing.TB, e *engine.Engine, cmds []engine.Command, prefetch bool) {
 	out := make([]engine.Event, 0, 64)
-	d := engine.PrefetchDistance
+	d := engine.PrefetchDistance()
 	var err error
 	for i := range cmds {
 		if prefetch {

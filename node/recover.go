@@ -238,7 +238,8 @@ func (n *Node) replay() error {
 		defer close(exited)
 		readBatches(r, batches, free, stop)
 	}()
-	d0, d1, d2 := engine.PrefetchDistance[0], engine.PrefetchDistance[1], engine.PrefetchDistance[2]
+	d := engine.PrefetchDistance()
+	d0, d1, d2 := d[0], d[1], d[2]
 	for b := range batches {
 		// The book is cold and much larger than the cache: ask for each
 		// command's lines a few commands ahead (engine.Prefetch), so that
