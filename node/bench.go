@@ -352,7 +352,7 @@ type E2EConfig struct {
 	Duration     time.Duration // length of each phase
 	FloorSamples int
 	Log          walfile.Options
-	Placement    Options // only its Placement is used
+	Placement    Options // only its Placement and EngineSpin are used
 }
 
 // BenchE2E measures a node over loopback with durability on: the raw
@@ -375,7 +375,7 @@ func BenchE2E(cfg E2EConfig) (E2EBench, error) {
 	if err != nil {
 		return res, err
 	}
-	opts := Options{Log: cfg.Log, Listener: l, SnapshotInterval: -1, NoFinalSnapshot: true, Placement: cfg.Placement.Placement}
+	opts := Options{Log: cfg.Log, Listener: l, SnapshotInterval: -1, NoFinalSnapshot: true, Placement: cfg.Placement.Placement, EngineSpin: cfg.Placement.EngineSpin}
 	opts.Gateway.MaxClients = 4096
 	n, err := Open(filepath.Join(data, "node"), opts)
 	if err != nil {

@@ -91,3 +91,24 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("after restart: %+v %v, want request 4 rejected as a duplicate live order at seq 7", again, err)
 	}
 }
+
+// TestEngineSpin runs orders through a node whose engine thread polls
+// before it parks: every outcome still arrives, in sequence.
+func TestEngineSpin(t *testing.T) {
+	opts := testOptions(vfs.NewMemFS())
+	opts.EngineSpin = 200 * time.Microsecond
+	_, addr := openTest(t, "/data", opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := dial(t, addr, 1)
+	defer c.Close()
+	for i := range 50 {
+		if i%10 == 0 {
+			time.Sleep(2 * time.Millisecond) // let the engine poll out and park
+		}
+		r, err := c.NewOrder(ctx, limit("AAA", uint64(100+i), wire.Sell, 150, 1))
+		if err != nil || !r.Acked() || r.Seq != uint64(3+i) {
+			t.Fatalf("order %d: %+v %v, want an ack at seq %d", i, r, err, 3+i)
+		}
+	}
+}

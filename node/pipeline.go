@@ -37,7 +37,19 @@ func (n *Node) loop(started chan<- error) {
 		defer t.Stop()
 		tick = t.C
 	}
+	spin := n.opts.EngineSpin
 	for {
+		if spin > 0 && len(n.reqs) == 0 && len(durable) == 0 {
+			// Poll for a while before parking: a parked engine thread
+			// costs a wake-up on the next request and on the next
+			// durable notice.
+			deadline := time.Now().Add(spin)
+			for i := 0; len(n.reqs) == 0 && len(durable) == 0; i++ {
+				if i%64 == 63 && !time.Now().Before(deadline) {
+					break
+				}
+			}
+		}
 		select {
 		case r := <-n.reqs:
 			if !n.sequence(&r) {

@@ -20,6 +20,7 @@ func benchE2ECommand() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "length of each phase"},
 			&cli.IntFlag{Name: "floor-samples", Value: 1000, Usage: "4 KiB pwrite+fdatasync samples for the floor"},
 			&cli.BoolFlag{Name: "buffered", Usage: "log without O_DIRECT (tmpfs)"},
+			&cli.DurationFlag{Name: "engine-spin", Usage: "let the idle engine thread poll this long before it parks (burns its CPU; 0: off)"},
 		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
 			place, err := placementOptions(c)
@@ -29,7 +30,7 @@ func benchE2ECommand() *cli.Command {
 			res, err := node.BenchE2E(node.E2EConfig{
 				Dir: c.String(dataFlag.Name), Conns: c.Int("conns"), Window: c.Int("window"), Rate: c.Int("rate"),
 				Duration: c.Duration("duration"), FloorSamples: c.Int("floor-samples"),
-				Log: walfile.Options{Buffered: c.Bool("buffered")}, Placement: node.Options{Placement: place},
+				Log: walfile.Options{Buffered: c.Bool("buffered")}, Placement: node.Options{Placement: place, EngineSpin: c.Duration("engine-spin")},
 			})
 			if err != nil {
 				return err
