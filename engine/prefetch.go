@@ -52,9 +52,9 @@ func (e *Engine) Prefetch(cmd *Command, stage int) {
 	if !ok {
 		return
 	}
-	h := orderHash(si, cmd.ID)
 	switch stage {
 	case 0:
+		h := orderHash(si, cmd.ID)
 		i := uintptr(h & e.idxMask)
 		prefetch.Line(unsafe.Add(e.curTags, i))
 		prefetch.Line(unsafe.Add(e.curIdx, i*8))
@@ -63,26 +63,24 @@ func (e *Engine) Prefetch(cmd *Command, stage int) {
 			prefetch.Line(unsafe.Add(e.tags, uintptr(e.oldMask+1)+j))
 			prefetch.Line(unsafe.Add(e.index, (uintptr(e.oldMask+1)+j)*8))
 		}
-		if cmd.Kind != CmdCancel {
-			if lv := e.limitLevel(si, cmd); lv != nil {
-				prefetch.Line(unsafe.Pointer(lv))
-			}
+		if lv := e.restingLevel(si, cmd); lv != nil {
+			prefetch.Line(unsafe.Pointer(lv))
 		}
 	case 1:
 		if cmd.Kind == CmdNew {
-			if lv := e.limitLevel(si, cmd); lv != nil && lv.Tail != 0 && lv.Tail <= e.h.PoolHigh {
+			if lv := e.restingLevel(si, cmd); lv != nil && lv.Tail != 0 && lv.Tail <= e.h.PoolHigh {
 				prefetch.Line(unsafe.Pointer(e.ord(lv.Tail)))
 			}
 			return
 		}
-		if slot := e.peekSlot(si, h); slot != 0 {
+		if slot := e.peekSlot(si, orderHash(si, cmd.ID)); slot != 0 {
 			prefetch.Line(unsafe.Pointer(e.ord(slot)))
 		}
 	case 2:
 		if cmd.Kind == CmdNew {
 			return
 		}
-		slot := e.peekSlot(si, h)
+		slot := e.peekSlot(si, orderHash(si, cmd.ID))
 		if slot == 0 {
 			return
 		}
@@ -103,22 +101,19 @@ func (e *Engine) Prefetch(cmd *Command, stage int) {
 	}
 }
 
-// limitLevel returns the level record a new limit order or a replace of
-// cmd would rest at, or nil.
-func (e *Engine) limitLevel(si uint32, cmd *Command) *level {
+// restingLevel returns the level record a new limit order cmd would rest
+// at, or nil for any other command (a replace's side is the resting
+// order's, not known yet).
+func (e *Engine) restingLevel(si uint32, cmd *Command) *level {
+	if cmd.Kind != CmdNew || cmd.Type != Limit || cmd.Side != Buy && cmd.Side != Sell {
+		return nil
+	}
 	s := e.sym(si)
 	l, r := priceLevel(s, cmd.Price)
 	if r != ReasonNone || uint32(l) >= s.NLevels {
 		return nil
 	}
-	side := cmd.Side
-	if cmd.Kind == CmdReplace {
-		return nil // the side is the resting order's, not known yet
-	}
-	if side != Buy && side != Sell || cmd.Type != Limit {
-		return nil
-	}
-	return e.lvl(&s.Side[sideIndex(side)], l)
+	return e.lvl(&s.Side[sideIndex(cmd.Side)], l)
 }
 
 // peekSlot returns the slot the index holds for hash h in the table in use
