@@ -391,7 +391,8 @@ func BenchE2E(cfg E2EConfig) (E2EBench, error) {
 			Next: LoadPattern(sym, 1000, base<<8),
 		})
 	}
-	us := func(r client.LoadResult, q float64) float64 { return float64(r.Latency.Quantile(q)) / 1e3 }
+	hus := func(h *perf.Histogram, q float64) float64 { return float64(h.Quantile(q)) / 1e3 }
+	us := func(r client.LoadResult, q float64) float64 { return hus(r.Latency, q) }
 	// Warm up (the log prepares its next segment after opening, which
 	// competes for the disk), then measure.
 	if _, err := client.Load(context.Background(), addr, client.LoadOptions{Conns: 2, Window: 64, Rate: cfg.Rate, Duration: time.Second,
@@ -410,7 +411,6 @@ func BenchE2E(cfg E2EConfig) (E2EBench, error) {
 	if res.FloorFdatasyncP50Us > 0 {
 		res.AckP50FloorRatio = res.ModerateAckP50Us / res.FloorFdatasyncP50Us
 	}
-	hus := func(h *perf.Histogram, q float64) float64 { return float64(h.Quantile(q)) / 1e3 }
 	res.ModerateAckFromScheduleP50Us, res.ModerateAckFromScheduleP99Us = hus(mod.FromSchedule, 0.5), hus(mod.FromSchedule, 0.99)
 	res.ModerateSenderLateP50Us, res.ModerateSenderLateP99Us = hus(mod.SenderLate, 0.5), hus(mod.SenderLate, 0.99)
 	closed, err := run(cfg.Conns, cfg.Window, 0, 2<<20)

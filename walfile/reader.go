@@ -97,8 +97,8 @@ func (r *Reader) next() (Record, error) {
 			if m, unmap, ok := mapSegment(r.fs, seg.path); ok {
 				r.buf, r.complete, r.unmap = m, true, unmap
 			} else {
-				if r.prevUnmap != nil || r.unmap != nil {
-					r.buf = nil // a mapping, not a buffer to reuse
+				if r.prevUnmap != nil {
+					r.buf = nil // the last segment's mapping, not a buffer to reuse
 				}
 				sd, err := loadSegment(r.fs, seg.path, r.buf, false)
 				if err != nil {

@@ -120,11 +120,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 100 {
-		if _, err := l.Append(1, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendN(t, l, 100)
 	if err := Restart(testDir, testDir+".old", 500, opts); err == nil {
 		t.Fatal("restart of an open log")
 	}
@@ -166,11 +162,7 @@ func TestRestartSurvivesCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for range 100 {
-			if _, err := l.Append(1, []byte("x")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		appendN(t, l, 100)
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}

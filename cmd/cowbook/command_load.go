@@ -81,12 +81,12 @@ func runLoad(c *cli.Context) (loadJSON, error) {
 	if err != nil {
 		return loadJSON{}, err
 	}
-	us := func(q float64) float64 { return float64(res.Latency.Quantile(q)) / 1e3 }
+	hus := func(h *perf.Histogram, q float64) float64 { return float64(h.Quantile(q)) / 1e3 }
+	us := func(q float64) float64 { return hus(res.Latency, q) }
 	out := loadJSON{Conns: conns, Rate: opts.Rate, Seconds: res.Seconds, Requests: res.Requests, Acked: res.Acked,
 		Rejected: res.Rejected, AckedOrdersPerSec: res.AckedRate, AckP50Us: us(0.5), AckP99Us: us(0.99),
 		AckP999Us: us(0.999), AckMaxUs: float64(res.Latency.Max()) / 1e3}
 	if res.FromSchedule != nil {
-		hus := func(h *perf.Histogram, q float64) float64 { return float64(h.Quantile(q)) / 1e3 }
 		out.AckFromScheduleP50Us, out.AckFromScheduleP99Us = hus(res.FromSchedule, 0.5), hus(res.FromSchedule, 0.99)
 		out.SenderLateP50Us, out.SenderLateP99Us = hus(res.SenderLate, 0.5), hus(res.SenderLate, 0.99)
 	}
