@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/cowbook/cowbook/internal/prefetch"
@@ -32,8 +33,9 @@ var ErrInvariant = errors.New("engine: invariant violated")
 //   - the free list holds exactly the unused slots below the high-water
 //     mark.
 //
-// It reads the whole arena, on two goroutines (the books, and the pool
-// with its index), and is meant for tests, recovery and tools.
+// It reads the whole arena, on two goroutines (the books, and the pool;
+// both then share the index scan), and is meant for tests, recovery and
+// tools.
 func (e *Engine) Validate() error {
 	if err := e.validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvariant, err)
@@ -63,15 +65,28 @@ func (e *Engine) validate() error {
 	}
 	// The level chains and the pool with its index are checked from
 	// different ends and only read the arena: check them on two cores.
-	// Waiting for both and preferring the books' error keeps the reported
-	// violation the first one in the order the checks are listed.
+	// The index scan, the longest part, is cut into chunks that either
+	// side takes once its own part is done, so the two finish together.
+	// Errors are reported in the order the checks are listed, whoever
+	// found them: the books', then the pool's, then the lowest index
+	// position's (the order of a sequential scan).
+	sc := e.newIndexScan()
 	poolErr := make(chan error, 1)
-	go func() { poolErr <- e.validatePool() }()
+	go func() {
+		err := e.validatePool()
+		sc.run()
+		poolErr <- err
+	}()
 	bookErr := e.validateBooks()
-	if err := <-poolErr; bookErr == nil {
-		return err
+	sc.run()
+	perr := <-poolErr
+	switch {
+	case bookErr != nil:
+		return bookErr
+	case perr != nil:
+		return perr
 	}
-	return bookErr
+	return sc.result()
 }
 
 // validateBooks checks the symbols, their levels and order chains, and the
@@ -118,8 +133,8 @@ func (e *Engine) validateBooks() error {
 	return nil
 }
 
-// validatePool checks the order pool, its free list and the order-id
-// index against each other.
+// validatePool checks the order pool and its free list against the
+// header (the index is checked against the pool by validateIndexRange).
 func (e *Engine) validatePool() error {
 	h := e.h
 	inUse := uint32(0)
@@ -150,11 +165,67 @@ func (e *Engine) validatePool() error {
 	if 2*uint64(h.Live) > uint64(h.IndexActive) {
 		return fmt.Errorf("order index over half full: %d live in %d", h.Live, h.IndexActive)
 	}
+	return nil
+}
+
+// indexScanChunks is how many pieces the index scan is cut into.
+const indexScanChunks = 64
+
+// indexScan is the order-index part of Validate, in chunks of positions
+// taken by whichever goroutine is free; each chunk keeps its own count and
+// first error.
+type indexScan struct {
+	e     *Engine
+	next  atomic.Uint32
+	step  uint32
+	count [indexScanChunks]uint32
+	err   [indexScanChunks]error
+}
+
+func (e *Engine) newIndexScan() *indexScan {
+	return &indexScan{e: e, step: (2*e.h.IndexCap + indexScanChunks - 1) / indexScanChunks}
+}
+
+// run scans chunks until none is left.
+func (sc *indexScan) run() {
+	end := 2 * sc.e.h.IndexCap
+	for {
+		c := sc.next.Add(1) - 1
+		if c >= indexScanChunks {
+			return
+		}
+		lo := min(c*sc.step, end)
+		sc.count[c], sc.err[c] = sc.e.validateIndexRange(lo, min(lo+sc.step, end))
+	}
+}
+
+// result is the scan's verdict once every chunk is done: the error of
+// the lowest position, else whether the entries add up to the live orders.
+func (sc *indexScan) result() error {
 	entries := uint32(0)
-	for p := uint32(0); p < 2*h.IndexCap; p++ {
+	for c := range sc.err {
+		if sc.err[c] != nil {
+			return sc.err[c]
+		}
+		entries += sc.count[c]
+	}
+	if entries != sc.e.h.Live {
+		return fmt.Errorf("order index holds %d entries, %d live orders", entries, sc.e.h.Live)
+	}
+	return nil
+}
+
+// validateIndexRange checks index positions [lo, hi) and returns how many
+// entries they hold: each names a live order that hashes to it and that a
+// lookup finds there; every position outside the tables in use is empty.
+// It relies on checkIndexes (every probe sequence ends).
+func (e *Engine) validateIndexRange(lo, hi uint32) (uint32, error) {
+	h := e.h
+	entries := uint32(0)
+	for p := lo; p < hi; p++ {
 		// Each entry's order is a cache miss of its own: ask for the one
 		// some entries ahead.
-		if q := p + 16; q < 2*h.IndexCap {
+		if q := p + 16; q < hi {
 			if s := uint32(*e.idx(q)); s != 0 && s <= h.PoolHigh {
 				prefetch.Line(unsafe.Pointer(e.ord(s)))
 			}
@@ -164,41 +235,38 @@ func (e *Engine) validatePool() error {
 		t := tableOf(max(p, 1))
 		if p == 0 || (t != h.IndexActive && t != h.IndexOld) {
 			if ent != 0 || *e.tag(p) != 0 {
-				return fmt.Errorf("order index position %d outside the tables in use (%d, %d) is not empty", p, h.IndexActive, h.IndexOld)
+				return 0, fmt.Errorf("order index position %d outside the tables in use (%d, %d) is not empty", p, h.IndexActive, h.IndexOld)
 			}
 			continue
 		}
 		if slot == 0 {
 			if ent != 0 {
-				return fmt.Errorf("order index position %d: empty entry with hash bits", p)
+				return 0, fmt.Errorf("order index position %d: empty entry with hash bits", p)
 			}
 			continue
 		}
 		if t == h.IndexOld && p-t < h.IndexCursor {
-			return fmt.Errorf("order index position %d: entry below the migration cursor %d of the old table", p, h.IndexCursor)
+			return 0, fmt.Errorf("order index position %d: entry below the migration cursor %d of the old table", p, h.IndexCursor)
 		}
 		entries++
 		if slot > h.PoolHigh || e.ord(slot).Side == 0 {
-			return fmt.Errorf("order index position %d: slot %d is not a live order", p, slot)
+			return 0, fmt.Errorf("order index position %d: slot %d is not a live order", p, slot)
 		}
 		o := e.ord(slot)
 		if uint32(o.Sym) >= h.NSymbols {
-			return fmt.Errorf("order slot %d: symbol %d undefined", slot, o.Sym)
+			return 0, fmt.Errorf("order slot %d: symbol %d undefined", slot, o.Sym)
 		}
 		hh := orderHash(uint32(o.Sym), OrderID(o.ID))
 		if uint32(ent>>32) != hh {
-			return fmt.Errorf("order index position %d: hash %#x, order %d hashes to %#x", p, uint32(ent>>32), o.ID, hh)
+			return 0, fmt.Errorf("order index position %d: hash %#x, order %d hashes to %#x", p, uint32(ent>>32), o.ID, hh)
 		}
 		// findOrder probes the insert table first: it also proves the
 		// key is not in both tables.
 		if got, pos := e.findOrder(uint32(o.Sym), OrderID(o.ID), hh); got != slot || pos != p {
-			return fmt.Errorf("order index position %d: lookup of order %d finds slot %d at %d", p, o.ID, got, pos)
+			return 0, fmt.Errorf("order index position %d: lookup of order %d finds slot %d at %d", p, o.ID, got, pos)
 		}
 	}
-	if entries != h.Live {
-		return fmt.Errorf("order index holds %d entries, %d live orders", entries, h.Live)
-	}
-	return nil
+	return entries, nil
 }
 
 // chainWalkers is how many level chains validateSide walks at once.

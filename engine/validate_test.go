@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -127,5 +128,52 @@ func TestValidateReportsLowestLevel(t *testing.T) {
 				t.Fatalf("Validate = %v, want ErrInvariant naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestValidateReportsLowestIndexPosition breaks two index entries far
+// apart, in chunks of the index scan that either goroutine may take, and
+// checks that Validate names the lower position every time.
+func TestValidateReportsLowestIndexPosition(t *testing.T) {
+	e, err := New(Config{MaxOrders: 4096, MaxSymbols: 1, MaxLevels: 1000,
+		Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 1000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for seq := uint64(1); seq <= 2000; seq++ {
+		c := Command{Kind: CmdNew, Symbol: MustSymbol("X"), ID: OrderID(seq), Side: Buy, Type: Limit, TIF: GTC, Price: Price(1 + seq%400), Qty: 3}
+		if _, err := e.Apply(seq, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Point an entry at another live order, keeping its hash and tag: only
+	// the scan of the entries can tell.
+	var used []uint32
+	for p := e.h.IndexActive; p < 2*e.h.IndexActive; p++ {
+		if *e.idx(p) != 0 {
+			used = append(used, p)
+		}
+	}
+	if len(used) < 1000 {
+		t.Fatalf("%d index entries", len(used))
+	}
+	lo, hi := used[len(used)/5], used[len(used)-10]
+	if (hi-lo)/e.newIndexScan().step < 2 {
+		t.Fatalf("positions %d and %d are not chunks apart", lo, hi)
+	}
+	redirect := func(p, q uint32) {
+		*e.idx(p) = *e.idx(p)&^0xffffffff | *e.idx(q)&0xffffffff
+	}
+	redirect(hi, used[0])
+	redirect(lo, used[1])
+	want := fmt.Sprintf("order index position %d:", lo)
+	for range 50 {
+		if err := e.Validate(); !errors.Is(err, ErrInvariant) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("Validate = %v, want ErrInvariant naming %q", err, want)
+		}
 	}
 }
