@@ -278,3 +278,73 @@ func TestMigrationStateChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIndexSpansCoverIndexWrites grows a book through several index
+// growths and checks, after every command, that every byte of the index and
+// tag regions the engine has ever written (a non-zero one: both regions
+// start zero and a position's bytes are zero again only when it is empty)
+// lies inside IndexSpans, that the spans lie inside those regions, and
+// that the tags span is the entries span scaled down: the snapshot path
+// relies on the spans to know which pages the index writes.
+func TestIndexSpansCoverIndexWrites(t *testing.T) {
+	cfg := Config{MaxOrders: 1 << 14, MaxSymbols: 1, MaxLevels: 4096,
+		Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 4096}}}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	h := e.h
+	idxLo, idxHi := int(h.IndexOff), int(h.IndexOff)+16*int(h.IndexCap)
+	tagLo, tagHi := int(h.TagOff), int(h.TagOff)+2*int(h.IndexCap)
+	inside := func(spans []Span, off int) bool {
+		for _, s := range spans {
+			if off >= s.Off && off < s.Off+s.Len {
+				return true
+			}
+		}
+		return false
+	}
+	r := rand.New(rand.NewPCG(8, 9))
+	var out []Event
+	var spans []Span
+	checked, migrating := 0, 0
+	for seq := uint64(1); e.Stats().RestingOrders < 12_000; seq++ {
+		c := Command{Kind: CmdNew, Symbol: MustSymbol("X"), ID: OrderID(seq), Side: Buy, Type: Limit, TIF: GTC,
+			Price: Price(1 + r.IntN(2000)), Qty: 1}
+		if out, err = e.Apply(seq, &c, out[:0]); err != nil {
+			t.Fatal(err)
+		}
+		if e.h.IndexOld != 0 {
+			migrating++
+		}
+		if seq%97 != 0 && e.h.IndexOld == 0 {
+			continue // every command while migrating, a sample otherwise
+		}
+		checked++
+		spans = e.IndexSpans(spans[:0])
+		if len(spans) != 2 {
+			t.Fatalf("%d spans", len(spans))
+		}
+		ix, tg := spans[0], spans[1]
+		if ix.Off < idxLo || ix.Off+ix.Len > idxHi || tg.Off < tagLo || tg.Off+tg.Len > tagHi {
+			t.Fatalf("spans %v outside the index [%d,%d) or tags [%d,%d)", spans, idxLo, idxHi, tagLo, tagHi)
+		}
+		if ix.Len != 8*tg.Len || ix.Off-idxLo != 8*(tg.Off-tagLo) {
+			t.Fatalf("entries span %v and tags span %v disagree", ix, tg)
+		}
+		for off := idxLo; off < idxHi; off++ {
+			if e.mem[off] != 0 && !inside(spans, off) {
+				t.Fatalf("command %d: index byte at %d written outside the spans %v", seq, off, spans)
+			}
+		}
+		for off := tagLo; off < tagHi; off++ {
+			if e.mem[off] != 0 && !inside(spans, off) {
+				t.Fatalf("command %d: tag byte at %d written outside the spans %v", seq, off, spans)
+			}
+		}
+	}
+	if migrating == 0 || checked < 100 {
+		t.Fatalf("checked %d states, %d while migrating: the test did not see a migration", checked, migrating)
+	}
+}

@@ -205,3 +205,29 @@ func (e *Engine) SymbolStats(sym Symbol) (SymbolStats, bool) {
 		Trades: s.Trades, TradedQty: s.TradedQty, LastTrade: Price(s.LastTrade),
 	}, true
 }
+
+// Span is a byte range [Off, Off+Len) of the arena.
+type Span struct {
+	Off, Len int
+}
+
+// IndexSpans appends to dst the spans of the arena that hold the order-id
+// index in use: the entries and the tags of the insert table and, while a
+// migration drains it, of the previous table (the two are adjacent). Hashed
+// ids spread the index's writes evenly over these bytes, so a workload of a
+// few thousand new orders writes to every page of them; a fork-based
+// snapshot taker copies these pages for the engine at once, on another
+// thread, rather than letting each write take a copy-on-write fault
+// (cow.Meta.Hot). Everything else the engine writes is near the prices and
+// pool slots in use.
+func (e *Engine) IndexSpans(dst []Span) []Span {
+	h := e.h
+	lo := h.IndexActive // first table position in use
+	if h.IndexOld != 0 {
+		lo = h.IndexOld
+	}
+	n := int(2*h.IndexActive - lo) // positions [lo, 2×IndexActive)
+	return append(dst,
+		Span{Off: int(h.IndexOff) + 8*int(lo), Len: 8 * n},
+		Span{Off: int(h.TagOff) + int(lo), Len: n})
+}
