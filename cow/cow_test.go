@@ -2,11 +2,13 @@ package cow
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -155,10 +157,11 @@ func stress(t *testing.T, n int, mode Mode) {
 
 	want := make([]byte, len(arena))
 	var gcs runtime.MemStats
+	hrng := rand.New(rand.NewPCG(5, 6))
 	for i := range n {
 		mu.Lock()
 		copy(want, arena)
-		tk, err := s.Snapshot(arena, Meta{Seq: uint64(i + 1)})
+		tk, err := s.Snapshot(arena, Meta{Seq: uint64(i + 1), Hot: randomHot(hrng, len(arena))})
 		if err == nil {
 			// The child has forked and streams the arena in order, which
 			// takes milliseconds; write one byte in every 64th page at once,
@@ -191,6 +194,107 @@ func stress(t *testing.T, n int, mode Mode) {
 	}
 	checkOnlyHelper(t, s)
 	t.Logf("%d snapshots, %d mutations, %d GCs", n, mutations.Load(), gcs.NumGC)
+}
+
+// randomHot returns up to six spans of an arena of size bytes, unaligned,
+// some overlapping, some running past its end, and sometimes none: the
+// child takes them out of sharing and streams its own copy in their place.
+func randomHot(rng *rand.Rand, size int) []Span {
+	hot := make([]Span, rng.IntN(7))
+	for i := range hot {
+		hot[i] = Span{Off: rng.IntN(size+size/8) - size/16, Len: rng.IntN(size / 3)}
+	}
+	return hot
+}
+
+// TestHotSpansPrivatized checks that a hot span stops being shared with
+// the child while the child still streams, and that the rest stays shared:
+// the kernel's pagemap flags each page the node maps exclusively. The
+// shared part is the control that the flag is read right. A hot span the
+// node never touched stays unallocated. The snapshot is still the arena at
+// its fork.
+func TestHotSpansPrivatized(t *testing.T) {
+	s, _ := startTest(t, "slow", nil)
+	arena := allocArena(t, 10<<20)
+	fill(arena[:8<<20], 9) // the last 2 MiB are never touched
+	if err := unix.Madvise(arena[:8<<20], unix.MADV_COLLAPSE); err != nil {
+		t.Skipf("no huge pages here: %v", err)
+	}
+	want := make([]byte, len(arena))
+	copy(want, arena[:8<<20]) // not reading the rest: a read maps it
+	hot := []Span{
+		{Off: 2<<20 + 100, Len: 1 << 20}, // widened to [2 MiB, 4 MiB)
+		{Off: 8 << 20, Len: 2 << 20},     // untouched
+	}
+	if _, err := s.Snapshot(arena, Meta{Seq: 1, Hot: hot}); err != nil {
+		t.Fatal(err)
+	}
+	pm, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer pm.Close()
+	// exclusive counts the pages of arena[off:off+n] the node maps alone
+	// (pagemap bit 56).
+	exclusive := func(off, n int) int {
+		buf := make([]byte, 8*(n/4096))
+		if _, err := pm.ReadAt(buf, int64(arenaAddr(arena)+uintptr(off))/4096*8); err != nil {
+			t.Fatal(err)
+		}
+		c := 0
+		for i := 0; i < len(buf); i += 8 {
+			if binary.LittleEndian.Uint64(buf[i:])&(1<<56) != 0 {
+				c++
+			}
+		}
+		return c
+	}
+	const span = 2 << 20
+	var inHot, outside int
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if inHot, outside = exclusive(2<<20, span), exclusive(6<<20, span); inHot == span/4096 {
+			break
+		}
+	}
+	if inHot != span/4096 || outside != 0 {
+		t.Fatalf("while the child streams: %d of %d hot pages are the node's alone (want all), %d of %d others (want none)",
+			inHot, span/4096, outside, span/4096)
+	}
+	r := await(t, s, 60*time.Second)
+	if r.HotErr != nil {
+		t.Fatal(r.HotErr)
+	}
+	checkFile(t, r, want)
+	in := make([]byte, span/4096)
+	if err := mincore(arena[8<<20:], in); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(in, []byte{0}); n != len(in) {
+		t.Errorf("%d pages of the untouched hot span were allocated", len(in)-n)
+	}
+}
+
+func TestNormalizeHot(t *testing.T) {
+	for _, c := range []struct {
+		in   []Span
+		want []Span
+	}{
+		{nil, []Span{}},
+		{[]Span{{Off: 10, Len: 0}, {Off: -5, Len: 3}, {Off: 100, Len: -4}}, []Span{}},
+		{[]Span{{Off: 5000, Len: 10}}, []Span{{Off: 4096, Len: 4096}}},
+		{[]Span{{Off: 40000, Len: 1}}, []Span{{Off: 36864, Len: 4096}}},
+		{[]Span{{Off: 9000, Len: 10}, {Off: 10, Len: 10}}, []Span{{Off: 0, Len: 4096}, {Off: 8192, Len: 4096}}},
+		{[]Span{{Off: 4096, Len: 4096}, {Off: 8192, Len: 1}}, []Span{{Off: 4096, Len: 8192}}},
+		{[]Span{{Off: 0, Len: 20000}, {Off: 4096, Len: 10}}, []Span{{Off: 0, Len: 20480}}},
+		{[]Span{{Off: 30000, Len: 1 << 20}}, []Span{{Off: 28672, Len: 40960 - 28672}}},
+		{[]Span{{Off: 32768, Len: 4096}, {Off: 0, Len: 1}, {Off: 16384, Len: 1}, {Off: 8192, Len: 1}, {Off: 24576, Len: 1}},
+			[]Span{{Off: 0, Len: 4096}, {Off: 8192, Len: 4096}, {Off: 16384, Len: 4096}, {Off: 24576, Len: 4096}, {Off: 32768, Len: 4096}}},
+	} {
+		got := normalizeHot(c.in, 40960, 4096)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("normalizeHot(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
 }
 
 // TestStressSeesSharedArena is the negative control for TestStress: an

@@ -36,6 +36,16 @@
 // snapshot under writes splits the arena's huge pages, and the next fork
 // would cost ten times more. BENCHMARKS.md (## cow) has the figures.
 //
+// While the child lives, the first write to each page costs the engine a
+// copy-on-write fault, and splits the huge page it is in. Most of the arena
+// is written near the prices and pool slots in use, but the order-id index
+// is hashed: a few thousand new orders touch every page of it, and the
+// engine would walk it with 4 KiB TLB entries until the snapshot ends.
+// Meta.Hot names such spans; right after the fork the collapser thread
+// copies them into huge pages of the node's own (privatizeHot), and the
+// child keeps the old pages. The memory is what copy-on-write would have
+// taken anyway, rounded up to huge pages.
+//
 // In stop-the-world mode (ModeStopTheWorld) there is no child: the engine
 // thread copies the arena into a pre-faulted memfd and the same helper reads
 // it from there. It exists for comparison and for systems where fork is

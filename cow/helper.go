@@ -21,6 +21,18 @@ type Meta struct {
 	// StateChecksum is the engine's state hash at Seq, carried into the
 	// snapshot file so that recovery can check the state it loads.
 	StateChecksum uint64
+	// Hot lists the spans of the arena the caller will write at random
+	// while the snapshot runs (the engine's order-id index: see
+	// engine.IndexSpans). In fork mode, right after the fork, a thread of
+	// the Snapshotter gives the caller pages of its own there (see
+	// privatizeHot), so that its writes cost no copy-on-write fault each.
+	// Only Snapshot reads it; a Sink sees it empty.
+	Hot []Span
+}
+
+// Span is a byte range [Off, Off+Len) of an arena.
+type Span struct {
+	Off, Len int
 }
 
 // Published is what a Sink reports about the file it wrote.

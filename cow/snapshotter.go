@@ -1,6 +1,7 @@
 package cow
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/cowbook/cowbook/internal/placement"
 	"golang.org/x/sys/unix"
@@ -168,6 +170,10 @@ type Result struct {
 	// is not eligible for huge pages.
 	Collapse    time.Duration
 	CollapseErr error
+	// Hot is the time privatizeHot took for Meta.Hot, and HotErr its
+	// error (the snapshot itself is unaffected by one).
+	Hot    time.Duration
+	HotErr error
 }
 
 type job struct {
@@ -176,6 +182,7 @@ type job struct {
 	state  uint64 // Meta.StateChecksum
 	arena  []byte
 	start  time.Time
+	hot    bool // hot spans sent to the collapser
 	// fork mode
 	pid, pidfd, pipeRd int
 	// stop-the-world mode
@@ -214,8 +221,9 @@ type Snapshotter struct {
 	status   *statusPage
 
 	// Huge-page restoration runs on a thread of its own (collapser).
-	collapseReq chan []byte
+	collapseReq chan collapseJob
 	collapseRes chan error
+	hotRes      chan hotResult
 
 	// Owned by the supervisor goroutine.
 	helper   *helperProc
@@ -236,8 +244,9 @@ func Start(opts Options) (*Snapshotter, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 
-		collapseReq: make(chan []byte),
-		collapseRes: make(chan error),
+		collapseReq: make(chan collapseJob, 1),
+		collapseRes: make(chan error, 1),
+		hotRes:      make(chan hotResult, 1),
 	}
 	fd, err := newStatusMemfd()
 	if err != nil {
@@ -352,6 +361,12 @@ func (s *Snapshotter) fork(j *job, m Meta) error {
 	j.pid, j.pidfd, j.pipeRd = pid, pidfd, p[0]
 	j.t.ChildPid = pid
 	j.start = time.Now()
+	if hot := normalizeHot(m.Hot, len(j.arena), hugePage); len(hot) > 0 {
+		// The collapser is idle: the previous snapshot's restoration
+		// finished before its Result was delivered.
+		s.collapseReq <- collapseJob{arena: j.arena, hot: hot}
+		j.hot = true
+	}
 	return nil
 }
 
@@ -537,10 +552,14 @@ func (s *Snapshotter) stopHelper() {
 func (s *Snapshotter) runJob(j job) Result {
 	res := Result{Ticket: j.t}
 	res.Err = s.runJob1(j, &res)
+	if j.hot {
+		h := <-s.hotRes
+		res.Hot, res.HotErr = h.took, h.err
+	}
 	res.Elapsed = time.Since(j.start)
 	if j.t.Mode == ModeFork && s.opts.RestoreHugePages {
 		t0 := time.Now()
-		s.collapseReq <- j.arena
+		s.collapseReq <- collapseJob{arena: j.arena}
 		res.CollapseErr = <-s.collapseRes
 		res.Collapse = time.Since(t0)
 	}
@@ -776,7 +795,8 @@ func (b *memfdBuf) release() {
 	unix.Close(b.fd)
 }
 
-// collapser serves huge-page restoration on a thread of its own (pinned
+// collapser serves huge-page restoration, and the hot spans of a fork
+// (privatizeHot), on a thread of its own (pinned
 // with the helper when PinHelper is set). It is deliberately not niced:
 // MADV_COLLAPSE holds the address space's write lock while it copies each
 // huge page, and an engine write to that range waits for it, so a
@@ -790,8 +810,14 @@ func (s *Snapshotter) collapser() {
 		// Best effort: Start already proved the CPU usable for the helper.
 		_, _ = placement.PinThread(s.opts.HelperCPU)
 	}
-	for arena := range s.collapseReq {
-		s.collapseRes <- collapse(arena)
+	for c := range s.collapseReq {
+		if c.hot != nil {
+			t0 := time.Now()
+			err := privatizeHot(c.arena, c.hot)
+			s.hotRes <- hotResult{took: time.Since(t0), err: err}
+			continue
+		}
+		s.collapseRes <- collapse(c.arena)
 	}
 }
 
@@ -807,6 +833,103 @@ func renice(pid, nice int) {
 			}
 		}
 	}
+}
+
+// collapseJob is a request to the collapser thread: the whole arena after
+// a snapshot, or its hot spans right after a fork.
+type collapseJob struct {
+	arena []byte
+	hot   []Span
+}
+
+type hotResult struct {
+	took time.Duration
+	err  error
+}
+
+// hugePage is the size of a transparent huge page on the supported
+// platforms, the unit of MADV_COLLAPSE.
+const hugePage = 2 << 20
+
+// normalizeHot returns the hot spans as privatizeHot takes them: clipped
+// to an arena of size bytes, widened to whole units of align bytes (from
+// the arena's start: the engine's arena is huge-page aligned), sorted,
+// and merged where they overlap or touch.
+func normalizeHot(hot []Span, size, align int) []Span {
+	out := make([]Span, 0, len(hot))
+	for _, h := range hot {
+		lo, hi := max(h.Off, 0), min(h.Off+max(h.Len, 0), size)
+		if lo >= hi {
+			continue
+		}
+		lo, hi = lo/align*align, min((hi+align-1)/align*align, size)
+		i := len(out)
+		out = append(out, Span{})
+		for i > 0 && out[i-1].Off > lo {
+			out[i] = out[i-1]
+			i--
+		}
+		out[i] = Span{Off: lo, Len: hi - lo}
+	}
+	merged := out[:0]
+	for _, h := range out {
+		if n := len(merged); n > 0 && h.Off <= merged[n-1].Off+merged[n-1].Len {
+			merged[n-1].Len = max(merged[n-1].Len, h.Off+h.Len-merged[n-1].Off)
+			continue
+		}
+		merged = append(merged, h)
+	}
+	return merged
+}
+
+// privatizeHot gives the node pages of its own for the hot spans, right
+// after a fork and off the engine thread. Otherwise, while the child lives,
+// each page of a span costs the engine a copy-on-write fault on its first
+// write (a hashed index takes a write on every page within milliseconds),
+// its huge pages are split, and the engine walks the rest of the snapshot
+// with 4 KiB TLB entries over them. For each huge page of a span it first
+// makes sure the node maps it with small pages (one populating write fault,
+// which splits a still-shared huge mapping), then collapses the span:
+// MADV_COLLAPSE copies it into new huge pages mapped by the node alone, and
+// the child keeps the old ones, so the snapshot is unchanged. Where huge
+// pages are not available it breaks the sharing page by page instead
+// (MADV_POPULATE_WRITE), which still takes the faults off the engine
+// thread.
+func privatizeHot(arena []byte, hot []Span) error {
+	var resident [hugePage / 4096]byte
+	for _, h := range hot {
+		for off := h.Off; off < h.Off+h.Len; off += hugePage {
+			r := arena[off:min(off+hugePage, h.Off+h.Len)]
+			// A huge page the node never touched is not shared: its
+			// first write will get a fresh page, no copy. Leave it
+			// unallocated.
+			in := resident[:(len(r)+4095)/4096]
+			if err := mincore(r, in); err != nil {
+				return fmt.Errorf("cow: mincore of hot span at %d: %w", off, err)
+			}
+			first := bytes.IndexFunc(in, func(c rune) bool { return c&1 != 0 })
+			if first < 0 {
+				continue
+			}
+			_ = unix.Madvise(r[first*4096:first*4096+4096], unix.MADV_POPULATE_WRITE)
+			if err := unix.Madvise(r, unix.MADV_COLLAPSE); err != nil {
+				if err := unix.Madvise(r, unix.MADV_POPULATE_WRITE); err != nil {
+					return fmt.Errorf("cow: madvise(MADV_POPULATE_WRITE) of hot span at %d: %w", off, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// mincore reports in vec, one byte per page of b, whether the page is
+// resident (bit 0).
+func mincore(b, vec []byte) error {
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unsafe.Pointer(&vec[0])))
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // collapse asks the kernel to rebuild the arena's huge pages. It is
