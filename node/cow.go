@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cowbook/cowbook/cow"
+	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/mmapsnap"
 )
 
@@ -59,8 +60,12 @@ func (c *CowSnapshotter) setDurableWait(wait func(seq uint64) error) {
 
 // Capture implements Snapshotter: it forks (the pause) and returns a
 // function that waits for the helper's result.
-func (c *CowSnapshotter) Capture(arena []byte, meta mmapsnap.Meta) (func(string) error, time.Duration, error) {
-	t, err := c.s.Snapshot(arena, cow.Meta{Seq: meta.Seq, LayoutVersion: meta.LayoutVersion, StateChecksum: meta.StateChecksum})
+func (c *CowSnapshotter) Capture(arena []byte, hot []engine.Span, meta mmapsnap.Meta) (func(string) error, time.Duration, error) {
+	m := cow.Meta{Seq: meta.Seq, LayoutVersion: meta.LayoutVersion, StateChecksum: meta.StateChecksum, Hot: make([]cow.Span, len(hot))}
+	for i, h := range hot {
+		m.Hot[i] = cow.Span{Off: h.Off, Len: h.Len}
+	}
+	t, err := c.s.Snapshot(arena, m)
 	if err != nil {
 		return nil, 0, err
 	}

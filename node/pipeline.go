@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/gateway"
@@ -279,6 +280,17 @@ func (n *Node) shutdown() {
 }
 
 // startSnapshot captures the arena and writes it on another goroutine.
+// hotSpans returns the spans of the arena written at random, for Capture:
+// the engine's order-id index and the owner table, both hashed by order id.
+func (n *Node) hotSpans(arena []byte) []engine.Span {
+	hot := n.eng.IndexSpans(nil)
+	if n.ot != nil {
+		off := int(uintptr(unsafe.Pointer(&n.ot.mem[0])) - uintptr(unsafe.Pointer(&arena[0])))
+		hot = append(hot, engine.Span{Off: off + ownerHeader, Len: len(n.ot.mem) - ownerHeader})
+	}
+	return hot
+}
+
 func (n *Node) startSnapshot(ch chan error) {
 	if ch != nil {
 		n.snapWait = append(n.snapWait, ch)
@@ -293,7 +305,7 @@ func (n *Node) startSnapshot(ch chan error) {
 	// helper that died) is retried after another SnapshotEvery commands or
 	// at the next tick, not on every command.
 	n.lastSnap = seq
-	write, pause, err := n.snaps.Capture(arena, meta)
+	write, pause, err := n.snaps.Capture(arena, n.hotSpans(arena), meta)
 	if err != nil {
 		n.snapshotDone(snapResult{seq: seq, err: err})
 		return

@@ -18,9 +18,12 @@ import (
 // publish the snapshot in dir durably (mmapsnap.Write does: temporary file,
 // fsync, rename, fsync of dir) or return an error and publish nothing. The
 // node never has two snapshots in flight: a Snapshotter may reuse its
-// buffers from one to the next.
+// buffers from one to the next. hot lists the spans of the arena written
+// at random (the engine's order-id index, the owner table): a fork-based
+// snapshotter takes them out of copy-on-write sharing (cow.Meta.Hot);
+// others may ignore it.
 type Snapshotter interface {
-	Capture(arena []byte, meta mmapsnap.Meta) (write func(dir string) error, pause time.Duration, err error)
+	Capture(arena []byte, hot []engine.Span, meta mmapsnap.Meta) (write func(dir string) error, pause time.Duration, err error)
 	// Close releases what the snapshotter holds; no call follows it.
 	Close() error
 }
@@ -60,7 +63,7 @@ func (s *InProcess) prepare(size int) error {
 }
 
 // Capture implements Snapshotter.
-func (s *InProcess) Capture(arena []byte, meta mmapsnap.Meta) (func(string) error, time.Duration, error) {
+func (s *InProcess) Capture(arena []byte, _ []engine.Span, meta mmapsnap.Meta) (func(string) error, time.Duration, error) {
 	start := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()

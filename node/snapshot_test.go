@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/internal/vfs"
 	"github.com/cowbook/cowbook/mmapsnap"
 )
 
 type failingSnapshotter struct{ calls atomic.Int64 }
 
-func (f *failingSnapshotter) Capture([]byte, mmapsnap.Meta) (func(string) error, time.Duration, error) {
+func (f *failingSnapshotter) Capture([]byte, []engine.Span, mmapsnap.Meta) (func(string) error, time.Duration, error) {
 	f.calls.Add(1)
 	return nil, 0, errors.New("helper down")
 }

@@ -38,6 +38,11 @@ type SnapBenchOptions struct {
 	// StandardOps is the length of one pass of the standard workload;
 	// zero means DefaultGenOps (the standard workload itself).
 	StandardOps int
+	// ShareIndex leaves the engine's order-id index shared copy-on-write
+	// with the child like the rest of the arena, instead of passing it as
+	// hot spans (cow.Meta.Hot) as a node does: the comparison that shows
+	// what detaching it is worth.
+	ShareIndex bool
 	// Snapshots is how many snapshots each phase takes; at least 20. The
 	// memory is sampled on the even ones, the throughput counted on the odd
 	// ones (see phase).
@@ -83,6 +88,9 @@ type SnapBenchResult struct {
 	// churn or synthetic.
 	WorkloadName string `json:"workload_name"`
 	Format       string `json:"format"`
+	// IndexShared is true when the order-id index was left shared with the
+	// child (--share-index) rather than detached as hot spans.
+	IndexShared bool `json:"index_shared"`
 
 	// The standard workload: commands in one pass (its final cancels
 	// included), passes begun during the run, the most orders resting on
@@ -92,10 +100,13 @@ type SnapBenchResult struct {
 	StandardPeakOrders int    `json:"standard_peak_resting_orders,omitempty"`
 	// OrderIndexBytes is the engine's order-id index in use at the end of
 	// the run (8-byte entries and 1-byte tags): hashed ids spread every
-	// insert and delete over all of it, so after a few hundred thousand
-	// new orders or cancels every page of it has been dirtied, whatever
-	// the workload.
-	OrderIndexBytes int64 `json:"order_index_bytes,omitempty"`
+	// insert and delete over all of it, so a few thousand new orders or
+	// cancels write to every page of it, whatever the workload. Unless
+	// IndexShared, each snapshot passes it as hot spans (cow.Meta.Hot) and
+	// HotMs is the median time the node's collapser took to give the
+	// engine pages of its own there.
+	OrderIndexBytes int64   `json:"order_index_bytes,omitempty"`
+	HotMs           float64 `json:"hot_privatize_ms,omitempty"`
 
 	// Fork mode with huge-page restoration (the configuration a node runs).
 	ForkPauseP50Us float64 `json:"fork_pause_p50_us"`
@@ -268,12 +279,18 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 			step = b.step
 		}
 		meta = func() cow.Meta {
-			return cow.Meta{Seq: b.e.LastSeq(), LayoutVersion: engine.LayoutVersion}
+			m := cow.Meta{Seq: b.e.LastSeq(), LayoutVersion: engine.LayoutVersion}
+			if !o.ShareIndex {
+				for _, s := range b.e.IndexSpans(nil) {
+					m.Hot = append(m.Hot, cow.Span{Off: s.Off, Len: s.Len})
+				}
+			}
+			return m
 		}
 	}
 	size := len(arena)
 	res := &SnapBenchResult{
-		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format,
+		Orders: o.Orders, ArenaBytes: int64(size), Snapshots: o.Snapshots, Format: o.Format, IndexShared: o.ShareIndex,
 		Workload: workload, WorkloadName: name,
 		Busy: loadNote(),
 	}
@@ -318,6 +335,7 @@ func SnapBench(o SnapBenchOptions) (*SnapBenchResult, error) {
 	res.ForkPauseRestoredP50Us = snapUs(medianDur(p2.pauses[1:]))
 	res.SnapshotMs = snapMs(medianDur(p2.elapsed))
 	res.CollapseMs = snapMs(medianDur(p2.collapse))
+	res.HotMs = snapMs(medianDur(p2.hot))
 	res.FileBytes = p2.fileBytes
 	res.CowExtraBytes = p2.extraBytes
 	res.EngineOpsPerSecDuringSnapshot = p2.opsDuring
@@ -586,13 +604,13 @@ func (tl *timeline) span(from, to time.Time, label string) {
 }
 
 type phaseResult struct {
-	timeline                  *timeline // around the last snapshot, when asked
-	pauses, elapsed, collapse []time.Duration
-	fileBytes, extraBytes     int64
-	opsDuring, opsIdle        float64
-	opsWriting                float64 // from the fork until the helper published, before any collapse
-	during, idle              span
-	counted                   int // snapshots whose throughput was counted
+	timeline                       *timeline // around the last snapshot, when asked
+	pauses, elapsed, collapse, hot []time.Duration
+	fileBytes, extraBytes          int64
+	opsDuring, opsIdle             float64
+	opsWriting                     float64 // from the fork until the helper published, before any collapse
+	during, idle                   span
+	counted                        int // snapshots whose throughput was counted
 }
 
 // idleWindow is how long the mutator runs alone after a snapshot whose
@@ -718,6 +736,10 @@ func (m *mutator) phase(o SnapBenchOptions, mode cow.Mode, restore, record bool)
 		}
 		pr.elapsed = append(pr.elapsed, r.Elapsed)
 		pr.collapse = append(pr.collapse, r.Collapse)
+		pr.hot = append(pr.hot, r.Hot)
+		if r.HotErr != nil {
+			return nil, r.HotErr
+		}
 		pr.fileBytes = r.FileBytes
 		pr.extraBytes = max(pr.extraBytes, peak)
 	}
