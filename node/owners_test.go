@@ -107,3 +107,45 @@ func TestMakerReportAfterRestart(t *testing.T) {
 		t.Fatal("the maker got no trade report after the restart")
 	}
 }
+
+// BenchmarkOwnerRun runs batches of owner-table changes the way replay's
+// owner goroutine does, on a table of a million resting orders (much
+// larger than the cache): each op a new order (put) or the removal of a
+// random resting one.
+func BenchmarkOwnerRun(b *testing.B) {
+	const maxOrders = 1 << 21
+	mem := make([]byte, ownerTableSize(maxOrders))
+	ot, err := initOwners(mem, maxOrders)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sym := engine.MustSymbol("BENCH")
+	rng := rand.New(rand.NewSource(1))
+	live := make([]engine.OrderID, 0, 1<<20)
+	next := engine.OrderID(0)
+	for range 1 << 20 {
+		next++
+		ot.put(sym, next, 7)
+		live = append(live, next)
+	}
+	ops := make([]ownerOp, 4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(ops) {
+		b.StopTimer()
+		for k := range ops {
+			if rng.Intn(2) == 0 {
+				next++
+				ops[k] = ownerOp{sym, next, 7}
+				live = append(live, next)
+			} else {
+				j := rng.Intn(len(live))
+				ops[k] = ownerOp{sym, live[j], 0}
+				live[j] = live[len(live)-1]
+				live = live[:len(live)-1]
+			}
+		}
+		b.StartTimer()
+		ot.run(ops)
+	}
+}

@@ -209,34 +209,24 @@ func (n *Node) replay() error {
 		return err
 	}
 	defer r.Close()
-	// Replay is a pipeline of three goroutines passing batches: one reads,
-	// checks and decodes records a batch ahead; this one applies them to
-	// the engine and notes what changes in the owner table; a third makes
-	// those changes (the table is apart from the engine's arena), so that
-	// both cores work during replay.
+	// Replay is a pipeline of two goroutines passing batches, one per
+	// core: this one applies them to the engine and notes what changes in
+	// the owner table; the other reads, checks and decodes records a batch
+	// ahead, and makes the owner table's changes for the batches applied
+	// (the table is apart from the engine's arena). A third goroutine for
+	// the owner table would leave the scheduler three runnable goroutines
+	// for two cores, and the applier waiting its turn.
 	const nbatches = 4
-	batches, owned, free := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
-	for i := 0; i < nbatches; i++ {
-		free <- &replayBatch{recs: make([]replayRec, 0, replayBatchLen)}
-	}
-	stop, exited, ownerDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(ownerDone)
-		for b := range owned {
-			n.ot.run(b.ops)
-			b.recs, b.ops = b.recs[:0], b.ops[:0]
-			free <- b
-		}
-	}()
+	batches, owned := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
+	stop, exited := make(chan struct{}), make(chan struct{})
 	defer func() {
 		close(stop)
-		<-exited // before r.Close (deferred above) runs
-		close(owned)
-		<-ownerDone // the owner table is complete when replay returns
+		close(owned) // the reader runs the owner changes it still holds, then exits
+		<-exited     // before r.Close (deferred above) runs; the owner table is complete
 	}()
 	go func() {
 		defer close(exited)
-		readBatches(r, batches, free, stop)
+		readBatches(r, n.ot, nbatches, batches, owned, stop)
 	}()
 	d := engine.PrefetchDistance()
 	d0, d1, d2 := d[0], d[1], d[2]
@@ -320,17 +310,54 @@ type replayBatch struct {
 	err  error
 }
 
-// readBatches reads r to its end in batches, sends them on out and closes
-// it; it stops early when stop is closed.
-func readBatches(r *walfile.Reader, out chan<- *replayBatch, free <-chan *replayBatch, stop <-chan struct{}) {
-	defer close(out)
-	for {
-		var b *replayBatch
-		select {
-		case b = <-free:
-		case <-stop:
-			return
+// readBatches reads r to its end in batches of decoded records, sends
+// them on out and closes it; between batches it makes the owner-table
+// changes of the batches the applier sends back on owned, and reuses them.
+// Once the log is read it serves owned until it is closed. It stops early
+// when stop is closed.
+func readBatches(r *walfile.Reader, ot *ownerTable, nbatches int, out chan<- *replayBatch, owned <-chan *replayBatch, stop <-chan struct{}) {
+	closed := false
+	defer func() {
+		if !closed {
+			close(out)
 		}
+	}()
+	free := make([]*replayBatch, 0, nbatches)
+	for range nbatches {
+		free = append(free, &replayBatch{recs: make([]replayRec, 0, replayBatchLen)})
+	}
+	own := func(b *replayBatch) {
+		ot.run(b.ops)
+		b.recs, b.ops = b.recs[:0], b.ops[:0]
+		free = append(free, b)
+	}
+	for {
+		// The applier's finished batches first, without waiting.
+	drain:
+		for {
+			select {
+			case b, ok := <-owned:
+				if !ok {
+					return
+				}
+				own(b)
+			default:
+				break drain
+			}
+		}
+		if len(free) == 0 {
+			select {
+			case b, ok := <-owned:
+				if !ok {
+					return
+				}
+				own(b)
+			case <-stop:
+				return
+			}
+		}
+		b := free[len(free)-1]
+		free = free[:len(free)-1]
 		for len(b.recs) < replayBatchLen {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -354,7 +381,12 @@ func readBatches(r *walfile.Reader, out chan<- *replayBatch, free <-chan *replay
 			return
 		}
 		if done {
-			return
+			break
 		}
+	}
+	close(out) // the applier's loop ends with the log
+	closed = true
+	for b := range owned {
+		own(b)
 	}
 }
