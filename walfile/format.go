@@ -95,6 +95,9 @@ func nextEpoch(e uint64) uint64 {
 // the epoch's bytes followed by every byte of the record after the checksum
 // field.
 func recordCRC(rec []byte, k segKey) uint32 {
+	if c, ok := recordCRCFast(rec, k); ok {
+		return c
+	}
 	return crc32.Update(k.seed, castagnoli, rec[4:])
 }
 
