@@ -146,17 +146,21 @@ func recordTag(h []byte) uint32 {
 // error, sealing nothing further, if b does not hold whole records; that is a
 // bug, never input.
 func sealBatch(b []byte, durable uint64, k segKey) error {
+	tag := uint64(k.tag) << 40
 	for off := 0; off < len(b); {
-		if len(b)-off < RecordHeaderLen {
-			return fmt.Errorf("walfile: %d stray bytes at the end of a batch", len(b)-off)
+		r := b[off:]
+		if len(r) < RecordHeaderLen {
+			return fmt.Errorf("walfile: %d stray bytes at the end of a batch", len(r))
 		}
-		n := int(binary.LittleEndian.Uint32(b[off+4:]))
-		size := recordSize(n)
-		seq := binary.LittleEndian.Uint64(b[off+8:])
-		if size > len(b)-off || seq <= durable || seq-durable-1 > maxBatchField {
+		size := recordSize(int(binary.LittleEndian.Uint32(r[4:])))
+		seq := binary.LittleEndian.Uint64(r[8:])
+		if size > len(r) || seq <= durable || seq-durable-1 > maxBatchField {
 			return fmt.Errorf("walfile: bad record in a batch at %d (sequence %d, durable %d)", off, seq, durable)
 		}
-		sealRecord(b[off:off+size], uint32(seq-durable-1), k)
+		rec := r[:size]
+		// Bytes 16..23 at once: batch field, type (kept), tag.
+		binary.LittleEndian.PutUint64(rec[16:], seq-durable-1|uint64(rec[20])<<32|tag)
+		binary.LittleEndian.PutUint32(rec, recordCRC(rec, k))
 		off += size
 	}
 	return nil
