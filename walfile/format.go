@@ -147,6 +147,10 @@ func recordTag(h []byte) uint32 {
 // bug, never input.
 func sealBatch(b []byte, durable uint64, k segKey) error {
 	tag := uint64(k.tag) << 40
+	// Checksums are taken three records at a time (recordCRC3Fast), once
+	// their other fields are set.
+	var recs [3][]byte
+	pending := 0
 	for off := 0; off < len(b); {
 		r := b[off:]
 		if len(r) < RecordHeaderLen {
@@ -160,10 +164,24 @@ func sealBatch(b []byte, durable uint64, k segKey) error {
 		rec := r[:size]
 		// Bytes 16..23 at once: batch field, type (kept), tag.
 		binary.LittleEndian.PutUint64(rec[16:], seq-durable-1|uint64(rec[20])<<32|tag)
-		binary.LittleEndian.PutUint32(rec, recordCRC(rec, k))
+		recs[pending] = rec
+		if pending++; pending == len(recs) {
+			if !recordCRC3Fast(&recs, k) {
+				checksumEach(recs[:], k)
+			}
+			pending = 0
+		}
 		off += size
 	}
+	checksumEach(recs[:pending], k)
 	return nil
+}
+
+// checksumEach sets the checksum field of every record in recs under key k.
+func checksumEach(recs [][]byte, k segKey) {
+	for _, r := range recs {
+		binary.LittleEndian.PutUint32(r, recordCRC(r, k))
+	}
 }
 
 // maxBatchField bounds the batch field the writer may write: the writer
