@@ -117,9 +117,14 @@ func encodeRecord(dst []byte, seq uint64, batch uint32, typ uint8, payload []byt
 func encodeBody(dst []byte, seq uint64, typ uint8, payload []byte) int {
 	n := recordSize(len(payload))
 	dst = dst[:n]
-	binary.LittleEndian.PutUint64(dst[0:], uint64(len(payload))<<32)
-	binary.LittleEndian.PutUint64(dst[8:], seq)
-	binary.LittleEndian.PutUint64(dst[16:], uint64(typ)<<32)
+	// Zeros, then the non-zero fields. Written as PutUint64s of values
+	// whose bytes are partly constant, the header compiled to a dozen
+	// single-byte stores.
+	h := (*[RecordHeaderLen]byte)(dst)
+	clear(h[:])
+	binary.LittleEndian.PutUint32(h[4:], uint32(len(payload)))
+	binary.LittleEndian.PutUint64(h[8:], seq)
+	h[20] = typ
 	copy(dst[RecordHeaderLen:], payload)
 	clear(dst[RecordHeaderLen+len(payload):])
 	return n
