@@ -248,7 +248,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if maxBatch == 0 {
 		maxBatch = 1 << 20
 	}
-	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, res); err != nil {
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, true, res); err != nil {
 		return nil, fmt.Errorf("floor bandwidth: %w", err)
 	}
 	opts := cfg.Log
@@ -260,7 +260,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 		return nil, fmt.Errorf("recycled run: %w", err)
 	}
 	var end WALBenchResult
-	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth-end"), cfg.FloorBytes, maxBatch, &end); err != nil {
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth-end"), cfg.FloorBytes, maxBatch, false, &end); err != nil {
 		return nil, fmt.Errorf("floor bandwidth at the end: %w", err)
 	}
 	res.FloorBandwidthEndBytesPerSec = end.FloorBandwidthBytesPerSec
@@ -437,7 +437,9 @@ func floorBuffer(n int, small bool) ([]byte, func(), error) {
 	return vfs.HugeBuffer(n)
 }
 
-func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) error {
+// floorBandwidth measures the bandwidth floors into res; with smallPages
+// also the 1 MiB floor from a buffer in small pages.
+func floorBandwidth(path string, size int64, batch int, smallPages bool, res *WALBenchResult) error {
 	f, err := prewritten(path, size)
 	if err != nil {
 		return err
@@ -525,8 +527,10 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 	if res.FloorBandwidthBytesPerSec, err = median(1<<20, false, false); err != nil {
 		return err
 	}
-	if res.FloorBandwidthSmallPagesBytesPerSec, err = median(1<<20, false, true); err != nil {
-		return err
+	if smallPages {
+		if res.FloorBandwidthSmallPagesBytesPerSec, err = median(1<<20, false, true); err != nil {
+			return err
+		}
 	}
 	// Blocks of the log's largest batch, each made durable before the next
 	// is written: the most a group commit of that size can do.
