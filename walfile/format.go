@@ -168,7 +168,7 @@ func sealBatch(b []byte, durable uint64, k segKey) error {
 		}
 		rec := r[:size]
 		// Bytes 16..23 at once: batch field, type (kept), tag.
-		binary.LittleEndian.PutUint64(rec[16:], seq-durable-1|uint64(rec[20])<<32|tag)
+		binary.LittleEndian.PutUint64(rec[16:], (seq-durable-1)|uint64(rec[20])<<32|tag)
 		recs[pending] = rec
 		if pending++; pending == len(recs) {
 			if !recordCRC3Fast(&recs, k) {

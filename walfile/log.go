@@ -929,7 +929,7 @@ func (l *Log) roll(b *batch) error {
 }
 
 // Close writes and syncs every record appended so far, stops the writer
-// and the file pipeline and closes the files. It returns the log's failure,
+// and the file pipeline, closes the files and unmaps the write buffers. It returns the log's failure,
 // if it failed.
 func (l *Log) Close() error {
 	l.mu.Lock()
