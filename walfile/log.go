@@ -41,6 +41,7 @@ type Log struct {
 	closed  bool
 	err     error // sticky failure, wraps ErrFailed
 	maxRec  int   // largest record size Append takes
+	sealAt  int   // new bytes in the fill buffer that make it worth sealing while a write runs
 
 	// The I/O pipeline (see run), under mu.
 	idle      int    // workers waiting on work
@@ -192,6 +193,7 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 	}
 	l.work.L, l.space.L, l.durc.L, l.drained.L = &l.mu, &l.mu, &l.mu, &l.mu
 	l.maxRec = int(min(int64(opts.MaxBatch), opts.SegmentSize-int64(opts.BlockSize)))
+	l.sealAt = opts.MaxBatch / 2
 	l.mem = &ioMemory{}
 	l.fill = &batch{}
 	for range ioBuffers - 1 {
@@ -469,6 +471,7 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 		l.mu.Unlock()
 		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
 	}
+	had := f.n - f.carried
 	f.n += encodeBody(f.buf[f.n:], seq, typ, payload)
 	f.last = seq
 	l.next = seq + 1
@@ -479,6 +482,9 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 			// records appended meanwhile with it.
 			l.work.Signal()
 		}
+	} else if had < l.sealAt && f.n-f.carried >= l.sealAt && l.idle > 0 {
+		// Big enough to seal while a write runs (canSeal).
+		l.work.Signal()
 	}
 	l.mu.Unlock()
 	return seq, nil
@@ -700,9 +706,17 @@ func (l *Log) canSync() bool { return !l.syncing && l.writtenSq > l.synced }
 // canWrite reports whether a worker may take the writing role now.
 func (l *Log) canWrite() bool { return !l.writing && len(l.sealed) > 0 }
 
-// canSeal reports whether a worker may take the sealing role now.
+// canSeal reports whether a worker may take the sealing role now. While a
+// batch is being written or waits to be, a fill buffer under sealAt new
+// bytes is left to grow: sealed now, it could only wait for the writer, and
+// under a saturating load sealing at the first chance locks the log into
+// small batches (a small batch is written quickly, so the next is cut
+// small too), each paying a pwrite, wake-ups and scheduling for few
+// records. The worker that finishes the write takes it if nobody did.
 func (l *Log) canSeal() bool {
-	return !l.sealing && l.fill.first != 0 && len(l.free) > 0 && l.fill.last-l.synced <= maxBatchField
+	f := l.fill
+	return !l.sealing && f.first != 0 && len(l.free) > 0 && f.last-l.synced <= maxBatchField &&
+		(!l.writing && len(l.sealed) == 0 || f.n-f.carried >= l.sealAt)
 }
 
 // fail records the log's first failure, with mu held, and wakes everyone.
