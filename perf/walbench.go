@@ -65,6 +65,15 @@ type WALBenchResult struct {
 	FloorFdatasyncP99Us       float64 `json:"floor_fdatasync_p99_us"`
 	FloorFdatasyncP999Us      float64 `json:"floor_fdatasync_p999_us"`
 	FloorBandwidthBytesPerSec float64 `json:"floor_bandwidth_bytes_per_sec"`
+	// The 1 MiB floor written from a buffer in 4 KiB pages, as this
+	// benchmark measured the floor before the log and the floors moved to
+	// huge-page buffers: the kernel pins each page of an O_DIRECT write, so
+	// small pages cost CPU and, here, bandwidth. SmallPagesBandwidthRatio
+	// is bytes_per_sec over it, comparable with bandwidth_ratio of those
+	// versions.
+	FloorBandwidthSmallPagesBytesPerSec float64 `json:"floor_bandwidth_small_pages_bytes_per_sec"`
+	SmallPagesBandwidthRatio            float64 `json:"small_pages_bandwidth_ratio"`
+	RecycledSmallPagesBandwidthRatio    float64 `json:"recycled_small_pages_bandwidth_ratio"`
 	// The same with writes of MaxBatch bytes, each followed by fdatasync:
 	// what a group commit of that size can make durable at most.
 	FloorSyncedBatchBytes           int     `json:"floor_synced_batch_bytes"`
@@ -239,7 +248,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if maxBatch == 0 {
 		maxBatch = 1 << 20
 	}
-	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, res); err != nil {
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, true, res); err != nil {
 		return nil, fmt.Errorf("floor bandwidth: %w", err)
 	}
 	opts := cfg.Log
@@ -251,7 +260,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 		return nil, fmt.Errorf("recycled run: %w", err)
 	}
 	var end WALBenchResult
-	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth-end"), cfg.FloorBytes, maxBatch, &end); err != nil {
+	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth-end"), cfg.FloorBytes, maxBatch, false, &end); err != nil {
 		return nil, fmt.Errorf("floor bandwidth at the end: %w", err)
 	}
 	res.FloorBandwidthEndBytesPerSec = end.FloorBandwidthBytesPerSec
@@ -279,6 +288,10 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.LoneAvgSyncRecords = lone.avgSync
 	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
 	res.RecycledBandwidthRatio = res.RecycledBytesPerSec / res.FloorBandwidthBytesPerSec
+	if res.FloorBandwidthSmallPagesBytesPerSec > 0 {
+		res.SmallPagesBandwidthRatio = res.BytesPerSec / res.FloorBandwidthSmallPagesBytesPerSec
+		res.RecycledSmallPagesBandwidthRatio = res.RecycledBytesPerSec / res.FloorBandwidthSmallPagesBytesPerSec
+	}
 	res.RecycledOverlappedRatio = res.RecycledBytesPerSec / res.FloorOverlappedBandwidthBytesPerSec
 	if res.FloorBandwidthEndBytesPerSec > 0 {
 		res.RecycledEndRatio = res.RecycledBytesPerSec / res.FloorBandwidthEndBytesPerSec
@@ -412,7 +425,21 @@ func idealGroupCommit(ends []time.Duration, rate int, res *WALBenchResult) {
 	res.FloorGroupCommitP99Us = us(h.Quantile(0.99))
 }
 
-func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) error {
+// floorBuffer returns the buffer the bandwidth floor writes from: in huge
+// pages, as the log's write buffers are (walfile puts its buffers of 1 MiB
+// and more there), so that the floor is the most this disk and kernel take
+// from any buffer; with small pages, the floor of earlier versions of this
+// benchmark (floor_bandwidth_small_pages_bytes_per_sec).
+func floorBuffer(n int, small bool) ([]byte, func(), error) {
+	if small {
+		return vfs.AlignedBuffer(n), func() {}, nil
+	}
+	return vfs.HugeBuffer(n)
+}
+
+// floorBandwidth measures the bandwidth floors into res; with smallPages
+// also the 1 MiB floor from a buffer in small pages.
+func floorBandwidth(path string, size int64, batch int, smallPages bool, res *WALBenchResult) error {
 	f, err := prewritten(path, size)
 	if err != nil {
 		return err
@@ -421,8 +448,12 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 	// pass writes the file with O_DIRECT writes of n bytes, with an
 	// fdatasync after each when synced (else one at the end), and returns
 	// the bytes per second.
-	pass := func(n int, synced bool) (float64, error) {
-		buf := vfs.AlignedBuffer(n)
+	pass := func(n int, synced, small bool) (float64, error) {
+		buf, release, err := floorBuffer(n, small)
+		if err != nil {
+			return 0, err
+		}
+		defer release()
 		t := time.Now()
 		written := int64(0)
 		for off := int64(0); off+int64(n) <= size; off += int64(n) {
@@ -444,7 +475,11 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 	// overlapped writes the file with O_DIRECT writes of n bytes while
 	// another goroutine calls fdatasync back to back.
 	overlapped := func(n int) (float64, error) {
-		buf := vfs.AlignedBuffer(n)
+		buf, release, err := floorBuffer(n, false)
+		if err != nil {
+			return 0, err
+		}
+		defer release()
 		var stop atomic.Bool
 		serr := make(chan error, 1)
 		go func() {
@@ -477,10 +512,10 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 		}
 		return float64(written) / time.Since(t).Seconds(), nil
 	}
-	median := func(n int, synced bool) (float64, error) {
+	median := func(n int, synced, small bool) (float64, error) {
 		var rates []float64
 		for range 3 {
-			r, err := pass(n, synced)
+			r, err := pass(n, synced, small)
 			if err != nil {
 				return 0, err
 			}
@@ -489,14 +524,19 @@ func floorBandwidth(path string, size int64, batch int, res *WALBenchResult) err
 		sort.Float64s(rates)
 		return rates[1], nil
 	}
-	if res.FloorBandwidthBytesPerSec, err = median(1<<20, false); err != nil {
+	if res.FloorBandwidthBytesPerSec, err = median(1<<20, false, false); err != nil {
 		return err
+	}
+	if smallPages {
+		if res.FloorBandwidthSmallPagesBytesPerSec, err = median(1<<20, false, true); err != nil {
+			return err
+		}
 	}
 	// Blocks of the log's largest batch, each made durable before the next
 	// is written: the most a group commit of that size can do.
 	batch = (batch + vfs.DirectAlign - 1) / vfs.DirectAlign * vfs.DirectAlign
 	res.FloorSyncedBatchBytes = batch
-	if res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true); err != nil {
+	if res.FloorSyncedBandwidthBytesPerSec, err = median(batch, true, false); err != nil {
 		return err
 	}
 	var rates []float64

@@ -114,7 +114,9 @@
 // which every record whose write had returned before the fdatasync began is
 // published as durable. So a batch can be sealed while the previous one is
 // written and the ones before are synced, and one fdatasync covers every
-// batch written before it. The last block of a batch is usually only partly
+// batch written before it. A batch is taken as soon as the writer is free,
+// or while it writes once half of MaxBatch has been appended, so that under
+// load batches stay large. The last block of a batch is usually only partly
 // filled; the next batch starts by rewriting that same block at the same
 // offset with the same leading bytes and more records after them, so bytes
 // that are already written are only ever overwritten with identical bytes.

@@ -98,25 +98,42 @@ func TestSegmentHeader(t *testing.T) {
 // TestSealBatch: a batch encoded by appenders (encodeBody) and sealed by the
 // writer is byte for byte what encodeRecord writes with batch fields saying
 // how far the log was durable; and sealBatch refuses anything that is not
-// whole records of sequences after the durable one.
+// whole records of sequences after the durable one. Batches of mixed and of
+// equal record sizes, of every length up to 8 records and of 40, cover both
+// ways sealBatch checksums (three equal records at once, or one by one).
 func TestSealBatch(t *testing.T) {
-	var buf, want [4096]byte
 	var pbuf [64]byte
 	const durable = 99
-	n, m := 0, 0
-	for seq := uint64(100); seq < 140; seq++ {
-		p := payloadFor(seq, pbuf[:])
-		n += encodeBody(buf[n:], seq, typeFor(seq), p)
-		m += encodeRecord(want[m:], seq, uint32(seq-durable-1), typeFor(seq), p, testKey)
+	for _, mixed := range []bool{true, false} {
+		for _, count := range []uint64{1, 2, 3, 4, 5, 6, 7, 8, 40} {
+			var buf, want [4096]byte
+			n, m := 0, 0
+			for seq := uint64(100); seq < 100+count; seq++ {
+				p := pbuf[:]
+				if mixed {
+					p = payloadFor(seq, pbuf[:])
+				}
+				n += encodeBody(buf[n:], seq, typeFor(seq), p)
+				m += encodeRecord(want[m:], seq, uint32(seq-durable-1), typeFor(seq), p, testKey)
+			}
+			if n != m {
+				t.Fatalf("encodeBody wrote %d bytes, encodeRecord %d", n, m)
+			}
+			if err := sealBatch(buf[:n], durable, testKey); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(buf[:n], want[:m]) {
+				t.Fatalf("mixed %v, %d records: sealed batch differs from encodeRecord's", mixed, count)
+			}
+		}
 	}
-	if n != m {
-		t.Fatalf("encodeBody wrote %d bytes, encodeRecord %d", n, m)
+	var buf [4096]byte
+	n := 0
+	for seq := uint64(100); seq < 140; seq++ {
+		n += encodeBody(buf[n:], seq, typeFor(seq), payloadFor(seq, pbuf[:]))
 	}
 	if err := sealBatch(buf[:n], durable, testKey); err != nil {
 		t.Fatal(err)
-	}
-	if !bytes.Equal(buf[:n], want[:m]) {
-		t.Fatal("sealed batch differs from encodeRecord's")
 	}
 	for off := 0; off < n; {
 		d, err := decodeRecord(buf[off:n], testKey)

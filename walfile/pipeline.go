@@ -26,7 +26,8 @@ type pipeline struct {
 	dir   string
 	size  int64
 	flag  int
-	zero  []byte
+	zero  []byte    // what segments are zero-filled from; only run uses it
+	mem   *ioMemory // zero's memory, freed when run returns
 	ch    chan prepared
 	stopc chan struct{}
 	done  chan struct{}
@@ -97,11 +98,19 @@ var (
 func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func() bool, pool []string, poolMax int) *pipeline {
 	p := &pipeline{
 		fs: fs, dir: dir, size: size, flag: flag, busy: busy, pool: pool, poolMax: poolMax,
-		zero:  vfs.AlignedBuffer(int(min(size, 1<<20))),
+		mem:   &ioMemory{},
 		ch:    make(chan prepared, ahead-1),
 		stopc: make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	// Zero-filling writes as many bytes as the records do: from a huge
+	// page its writes cost the kernel half the CPU, as the log's do.
+	n := int(min(size, 1<<20))
+	zero, err := p.mem.buffer(n)
+	if err != nil {
+		zero = vfs.AlignedBuffer(n)
+	}
+	p.zero = zero
 	go p.run()
 	return p
 }
@@ -109,6 +118,7 @@ func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func
 func (p *pipeline) run() {
 	defer close(p.done)
 	defer close(p.ch)
+	defer p.mem.free()
 	for i := 0; ; i++ {
 		var x prepared
 		if path := p.take(); path != "" {

@@ -214,11 +214,7 @@ func walkData(b []byte, pos *int64, expect *uint64, k segKey, eof bool) (done, o
 // key is k: a valid one, or a header with k's tag whose record runs past the
 // piece (unless final, the piece ending the file).
 func mayHoldOwn(s []byte, k segKey, final bool) bool {
-	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
-	for p := 0; p+RecordHeaderLen <= len(s); p += recordAlign {
-		if s[p+21] != t0 || s[p+22] != t1 || s[p+23] != t2 {
-			continue
-		}
+	for p := nextTagged(s, 0, k.tag); p >= 0; p = nextTagged(s, p+recordAlign, k.tag) {
 		if _, err := decodeRecord(s[p:], k); err == nil {
 			return true
 		}
@@ -418,13 +414,37 @@ func ownHeader(b []byte, k segKey) bool {
 // findOwn returns the offset of the first record valid under k at or after
 // from (at record alignment), or -1.
 func findOwn(b []byte, from int64, k segKey) int64 {
-	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
-	for p := from; p+RecordHeaderLen <= int64(len(b)); p += recordAlign {
-		// The tag bytes first: leftovers of other lives rarely carry them.
-		if b[p+21] != t0 || b[p+22] != t1 || b[p+23] != t2 {
-			continue
-		}
+	// The tag bytes first: leftovers of other lives rarely carry them.
+	for p := nextTagged(b, int(from), k.tag); p >= 0; p = nextTagged(b, p+recordAlign, k.tag) {
 		if _, err := decodeRecord(b[p:], k); err == nil {
+			return int64(p)
+		}
+	}
+	return -1
+}
+
+// nextTagged returns the first offset at or after p, in steps of
+// recordAlign, where a record header fits in b and carries tag in its tag
+// bytes (21..23), or -1. It compares one word per offset, four offsets per
+// step: searching the leftovers of a recycled segment on Open is this loop.
+func nextTagged(b []byte, p int, tag uint32) int {
+	const mask = uint64(tagMask) << 40
+	want := uint64(tag) << 40
+	for ; p+RecordHeaderLen+3*recordAlign <= len(b); p += 4 * recordAlign {
+		w := b[p+16 : p+16+4*recordAlign]
+		switch {
+		case binary.LittleEndian.Uint64(w[0:])&mask == want:
+			return p
+		case binary.LittleEndian.Uint64(w[8:])&mask == want:
+			return p + recordAlign
+		case binary.LittleEndian.Uint64(w[16:])&mask == want:
+			return p + 2*recordAlign
+		case binary.LittleEndian.Uint64(w[24:])&mask == want:
+			return p + 3*recordAlign
+		}
+	}
+	for ; p+RecordHeaderLen <= len(b); p += recordAlign {
+		if binary.LittleEndian.Uint64(b[p+16:])&mask == want {
 			return p
 		}
 	}
@@ -440,10 +460,9 @@ func classify(b []byte, sp *spot, k segKey) {
 	if sp.later >= 0 {
 		return
 	}
-	t0, t1, t2 := byte(k.tag), byte(k.tag>>8), byte(k.tag>>16)
-	for p := sp.off; p+RecordHeaderLen <= int64(len(b)); p += recordAlign {
-		h := b[p : p+RecordHeaderLen]
-		if h[21] != t0 || h[22] != t1 || h[23] != t2 || h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
+	for q := nextTagged(b, int(sp.off), k.tag); q >= 0; q = nextTagged(b, q+recordAlign, k.tag) {
+		p := int64(q)
+		if h := b[p : p+RecordHeaderLen]; h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
 			continue
 		}
 		d, err := decodeRecord(b[p:], k)

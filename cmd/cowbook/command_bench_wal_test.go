@@ -32,7 +32,8 @@ func TestBenchWALJSON(t *testing.T) {
 	for _, k := range []string{"floor_fdatasync_p50_us", "floor_fdatasync_p99_us", "floor_bandwidth_bytes_per_sec",
 		"records_per_sec", "bytes_per_sec", "bandwidth_ratio", "commit_p50_us", "commit_p99_us", "commit_p999_us",
 		"commit_p50_ratio", "avg_batch_records", "recycled_records_per_sec", "recycled_bytes_per_sec",
-		"recycled_bandwidth_ratio", "recycled_segments_reused", "write_busy_fraction", "recycled_write_busy_fraction"} {
+		"recycled_bandwidth_ratio", "recycled_segments_reused", "write_busy_fraction", "recycled_write_busy_fraction",
+		"floor_bandwidth_small_pages_bytes_per_sec", "small_pages_bandwidth_ratio", "recycled_small_pages_bandwidth_ratio"} {
 		if v, ok := res[k]; !ok || v <= 0 {
 			t.Errorf("%s = %v, %v; want a positive figure", k, v, ok)
 		}
