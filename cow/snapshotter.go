@@ -1,7 +1,6 @@
 package cow
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -889,8 +888,8 @@ func normalizeHot(hot []Span, size, align int) []Span {
 // its huge pages are split, and the engine walks the rest of the snapshot
 // with 4 KiB TLB entries over them. For each huge page of a span it first
 // makes sure the node maps it with small pages (one populating write fault,
-// which splits a still-shared huge mapping), then collapses the span:
-// MADV_COLLAPSE copies it into new huge pages mapped by the node alone, and
+// which splits a still-shared huge mapping), then collapses it:
+// MADV_COLLAPSE copies it into a new huge page mapped by the node alone, and
 // the child keeps the old ones, so the snapshot is unchanged. Where huge
 // pages are not available it breaks the sharing page by page instead
 // (MADV_POPULATE_WRITE), which still takes the faults off the engine
@@ -907,11 +906,15 @@ func privatizeHot(arena []byte, hot []Span) error {
 			if err := mincore(r, in); err != nil {
 				return fmt.Errorf("cow: mincore of hot span at %d: %w", off, err)
 			}
-			first := bytes.IndexFunc(in, func(c rune) bool { return c&1 != 0 })
-			if first < 0 {
+			first := 0
+			for first < len(in) && in[first]&1 == 0 {
+				first++
+			}
+			if first == len(in) {
 				continue
 			}
-			_ = unix.Madvise(r[first*4096:first*4096+4096], unix.MADV_POPULATE_WRITE)
+			p := r[first*4096:]
+			_ = unix.Madvise(p[:min(4096, len(p))], unix.MADV_POPULATE_WRITE)
 			if err := unix.Madvise(r, unix.MADV_COLLAPSE); err != nil {
 				if err := unix.Madvise(r, unix.MADV_POPULATE_WRITE); err != nil {
 					return fmt.Errorf("cow: madvise(MADV_POPULATE_WRITE) of hot span at %d: %w", off, err)
