@@ -316,12 +316,6 @@ type replayBatch struct {
 // Once the log is read it serves owned until it is closed. It stops early
 // when stop is closed.
 func readBatches(r *walfile.Reader, ot *ownerTable, nbatches int, out chan<- *replayBatch, owned <-chan *replayBatch, stop <-chan struct{}) {
-	closed := false
-	defer func() {
-		if !closed {
-			close(out)
-		}
-	}()
 	free := make([]*replayBatch, 0, nbatches)
 	for range nbatches {
 		free = append(free, &replayBatch{recs: make([]replayRec, 0, replayBatchLen)})
@@ -331,6 +325,19 @@ func readBatches(r *walfile.Reader, ot *ownerTable, nbatches int, out chan<- *re
 		b.recs, b.ops = b.recs[:0], b.ops[:0]
 		free = append(free, b)
 	}
+	read := readLog(r, out, owned, stop, &free, own)
+	close(out) // the applier's loop ends with the log
+	if !read {
+		return
+	}
+	for b := range owned {
+		own(b)
+	}
+}
+
+// readLog is readBatches' reading loop: it reports false if it stopped
+// before the log's end (stop, or owned closed by an applier that failed).
+func readLog(r *walfile.Reader, out chan<- *replayBatch, owned <-chan *replayBatch, stop <-chan struct{}, free *[]*replayBatch, own func(*replayBatch)) bool {
 	for {
 		// The applier's finished batches first, without waiting.
 	drain:
@@ -338,26 +345,26 @@ func readBatches(r *walfile.Reader, ot *ownerTable, nbatches int, out chan<- *re
 			select {
 			case b, ok := <-owned:
 				if !ok {
-					return
+					return false
 				}
 				own(b)
 			default:
 				break drain
 			}
 		}
-		if len(free) == 0 {
+		if len(*free) == 0 {
 			select {
 			case b, ok := <-owned:
 				if !ok {
-					return
+					return false
 				}
 				own(b)
 			case <-stop:
-				return
+				return false
 			}
 		}
-		b := free[len(free)-1]
-		free = free[:len(free)-1]
+		b := (*free)[len(*free)-1]
+		*free = (*free)[:len(*free)-1]
 		for len(b.recs) < replayBatchLen {
 			rec, err := r.Next()
 			if err == io.EOF {
@@ -378,15 +385,10 @@ func readBatches(r *walfile.Reader, ot *ownerTable, nbatches int, out chan<- *re
 		select {
 		case out <- b:
 		case <-stop:
-			return
+			return false
 		}
 		if done {
-			break
+			return true
 		}
-	}
-	close(out) // the applier's loop ends with the log
-	closed = true
-	for b := range owned {
-		own(b)
 	}
 }
