@@ -77,12 +77,12 @@ func mix(h, v uint64) uint64 {
 }
 
 func reject(out []Event, cmd *Command, r Reason) []Event {
-	return emit(out, EvRejected, r, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+	return emit(out, EvRejected, r, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty, 0)
 }
 
 // emit appends one event, storing its fields in place: building an Event
 // in a temporary and copying it costs a store-forwarding stall per event.
-func emit(out []Event, kind EventKind, reason Reason, side Side, sym Symbol, id, maker OrderID, price Price, qty Qty) []Event {
+func emit(out []Event, kind EventKind, reason Reason, side Side, sym Symbol, id, maker OrderID, price Price, qty Qty, slot uint32) []Event {
 	n := len(out)
 	if n < cap(out) {
 		out = out[:n+1]
@@ -90,7 +90,7 @@ func emit(out []Event, kind EventKind, reason Reason, side Side, sym Symbol, id,
 		out = append(out, Event{})
 	}
 	ev := &out[n]
-	ev.Kind, ev.Reason, ev.Side = kind, reason, side
+	ev.Kind, ev.Reason, ev.Side, ev.Slot = kind, reason, side, slot
 	ev.Symbol, ev.ID, ev.Maker, ev.Price, ev.Qty = sym, id, maker, price, qty
 	return out
 }
@@ -170,11 +170,12 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 	if rests && e.h.Live >= e.h.MaxOrders {
 		return reject(out, cmd, ReasonOrdersFull)
 	}
-	out = emit(out, EvAccepted, ReasonNone, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+	accepted := len(out)
+	out = emit(out, EvAccepted, ReasonNone, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty, 0)
 
 	rem := uint64(cmd.Qty)
 	if cmd.TIF == FOK && e.fillable(s, cmd.Side, lim, rem) < rem {
-		return emit(out, EvCancelled, ReasonFOKNotFillable, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+		return emit(out, EvCancelled, ReasonFOKNotFillable, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty, 0)
 	}
 	live := e.h.Live
 	if crosses(s, cmd.Side, lim) {
@@ -189,7 +190,7 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 		if cmd.Type == Market {
 			r = ReasonMarketRemainder
 		}
-		return emit(out, EvCancelled, r, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, Qty(rem))
+		return emit(out, EvCancelled, r, cmd.Side, cmd.Symbol, cmd.ID, 0, cmd.Price, Qty(rem), 0)
 	}
 	if 2*(e.h.Live+1) > e.h.IndexActive {
 		e.growIndex()
@@ -210,6 +211,7 @@ func (e *Engine) newOrder(cmd *Command, out []Event) []Event {
 	e.indexPut(pos, h, slot)
 	e.h.Live++
 	e.link(s, slot, o, lim)
+	out[accepted].Slot = slot
 	return out
 }
 
@@ -257,7 +259,7 @@ func (e *Engine) match(si uint32, s *symbol, side Side, id OrderID, lim int32, r
 			if rem < q {
 				q = rem
 			}
-			out = emit(out, EvTrade, ReasonNone, side, Symbol(s.Name), id, OrderID(m.ID), price, Qty(q))
+			out = emit(out, EvTrade, ReasonNone, side, Symbol(s.Name), id, OrderID(m.ID), price, Qty(q), slot)
 			rem -= q
 			traded += q
 			trades++
@@ -406,7 +408,7 @@ func (e *Engine) cancel(cmd *Command, out []Event) []Event {
 	}
 	s := e.sym(si)
 	o := e.ord(slot)
-	out = emit(out, EvCancelled, ReasonCancelled, Side(o.Side), cmd.Symbol, cmd.ID, 0, levelPrice(s, o.Level), Qty(o.Qty))
+	out = emit(out, EvCancelled, ReasonCancelled, Side(o.Side), cmd.Symbol, cmd.ID, 0, levelPrice(s, o.Level), Qty(o.Qty), slot)
 	e.unlink(s, o)
 	e.indexDelete(pos)
 	e.freeSlot(slot, o)
@@ -450,12 +452,12 @@ func (e *Engine) replace(cmd *Command, out []Event) []Event {
 		} else {
 			e.h.AskQty -= d
 		}
-		return emit(out, EvReplaced, ReasonNone, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+		return emit(out, EvReplaced, ReasonNone, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty, slot)
 	}
 	if o.Flags&flagPost != 0 && crosses(s, side, nl) {
-		return emit(out, EvRejected, ReasonWouldTrade, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+		return emit(out, EvRejected, ReasonWouldTrade, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty, 0)
 	}
-	out = emit(out, EvReplaced, ReasonNone, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty)
+	out = emit(out, EvReplaced, ReasonNone, side, cmd.Symbol, cmd.ID, 0, cmd.Price, cmd.Qty, slot)
 	e.unlink(s, o)
 	rem := nq
 	if crosses(s, side, nl) {

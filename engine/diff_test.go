@@ -224,7 +224,7 @@ func runDifferential(t *testing.T, seed uint64, ops, validateEvery int, seen map
 		t.Fatal(err)
 	}
 	defer e.Close()
-	ref := newRef(cfg)
+	ref, slots := newRef(cfg), newSlotTracker()
 	g := newEdgeGen(seed, ref, 2*cfg.MaxOrders+8)
 	buf := make([]Event, 0, 64)
 	fail := func(i int, c *Command, format string, args ...any) {
@@ -236,6 +236,9 @@ func runDifferential(t *testing.T, seed uint64, ops, validateEvery int, seen map
 		got, err := e.Apply(uint64(i+1), &c, buf[:0])
 		if err != nil {
 			fail(i, &c, "Apply: %v", err)
+		}
+		if err := slots.check(e, &c, got); err != nil {
+			fail(i, &c, "%v", err)
 		}
 		want := ref.apply(&c)
 		for _, ev := range got {

@@ -117,10 +117,13 @@ func FuzzApply(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		ref := newRef(cfg)
+		ref, slots := newRef(cfg), newSlotTracker()
 		for i, c := range fuzzCommands(b) {
 			got, err := e.Apply(uint64(i+1), &c, nil)
 			if err != nil {
+				t.Fatalf("op %d %+v: %v", i, c, err)
+			}
+			if err := slots.check(e, &c, got); err != nil {
 				t.Fatalf("op %d %+v: %v", i, c, err)
 			}
 			if want := ref.apply(&c); !reflect.DeepEqual(got, want) {

@@ -153,7 +153,7 @@ func checkIndexMigration(t *testing.T, b []byte) int {
 			t.Fatal(err)
 		}
 		defer e.Close()
-		ref := newRef(cfg)
+		ref, slots := newRef(cfg), newSlotTracker()
 		cut := -1
 		if len(b) > 0 {
 			cut, b = int(b[0]), b[1:]
@@ -187,17 +187,20 @@ func checkIndexMigration(t *testing.T, b []byte) int {
 			if e.migrated-before > migrateSteps {
 				t.Fatalf("op %d: %d migration steps", i, e.migrated-before)
 			}
-			if want := ref.apply(&c); !reflect.DeepEqual(got, want) {
-				t.Fatalf("op %d %+v:\n got %v\nwant %v", i, c, got, want)
-			}
-			if err := e.Validate(); err != nil {
-				t.Fatalf("op %d %+v: %v", i, c, err)
-			}
 			if cp != nil {
 				got2, err := cp.Apply(uint64(i+1), &c, nil)
 				if err != nil || !reflect.DeepEqual(got, got2) {
 					t.Fatalf("op %d: copy emitted %v (%v), original %v", i, got2, err, got)
 				}
+			}
+			if err := slots.check(e, &c, got); err != nil {
+				t.Fatalf("op %d %+v: %v", i, c, err)
+			}
+			if want := ref.apply(&c); !reflect.DeepEqual(got, want) {
+				t.Fatalf("op %d %+v:\n got %v\nwant %v", i, c, got, want)
+			}
+			if err := e.Validate(); err != nil {
+				t.Fatalf("op %d %+v: %v", i, c, err)
 			}
 		}
 		if cp != nil && !bytes.Equal(cp.Arena(), e.Arena()) {

@@ -351,10 +351,22 @@ func (r Reason) String() string {
 
 // Event is one output of the engine. Fields a kind does not use are zero.
 // Like Command it holds no pointers.
+//
+// Slot is the order pool slot (1..MaxOrders) of the resting order the event
+// is about: for EvAccepted, the new order's if it rests once the command is
+// done (0 if it left at once: filled, or an IOC or FOK remainder); for
+// EvTrade, the maker's; for EvCancelled of a cancel command and for
+// EvReplaced, the order's (a replace keeps the slot). Every other event has
+// 0. An order keeps its slot while it rests; after it leaves the book the
+// slot goes to a later order. A caller can keep data per resting order in
+// an array indexed by slot, set when EvAccepted names a slot, and read it
+// for the events of that order with no lookup by id. Slot is not part of
+// the event hash.
 type Event struct {
 	Kind   EventKind
 	Reason Reason
 	Side   Side
+	Slot   uint32
 	Symbol Symbol
 	ID     OrderID
 	Maker  OrderID
