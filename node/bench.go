@@ -222,7 +222,7 @@ func build(data string, man *Manifest, orders, tail int, standard bool, logOpts 
 		if events, err = e.Apply(seq, c, events[:0]); err != nil {
 			return err
 		}
-		ot.track(e, c, cid, events)
+		ot.track(cid, events)
 		if cid != 0 {
 			out := gateway.Outcome{Seq: seq}
 			if len(events) > 0 && events[0].Kind == engine.EvRejected {

@@ -119,7 +119,7 @@ func checkFullReplay(fs vfs.FS, dir string, acked []ackRecord, want uint64) erro
 		if events, err = e.Apply(rec.Seq, &cmd, events[:0]); err != nil {
 			return err
 		}
-		ot.track(e, &cmd, cid, events)
+		ot.track(cid, events)
 		out := gateway.Outcome{Seq: rec.Seq}
 		if len(events) > 0 && events[0].Kind == engine.EvRejected {
 			out.Reason = wireReason(events[0].Reason)

@@ -137,7 +137,7 @@ func (n *Node) sequence(r *request) bool {
 	}
 	n.seq.Store(seq)
 	nrep := n.queueReports(seq, r.req.ClientID)
-	n.ot.track(n.eng, &cmd, r.req.ClientID, n.events)
+	n.ot.track(r.req.ClientID, n.events)
 	n.pending = append(n.pending, pendingOutcome{seq: seq, sess: r.sess, reqID: r.req.ReqID, out: out, nrep: nrep, t0: r.t0, tap: tap})
 	return true
 }
@@ -145,6 +145,15 @@ func (n *Node) sequence(r *request) bool {
 // apply applies one sequenced command (live or replayed) and records its
 // outcome in the idempotency table; n.events holds its events afterwards.
 func (n *Node) apply(seq uint64, cmd *engine.Command, cid, reqID uint64) (gateway.Outcome, error) {
+	out, err := n.applyEngine(seq, cmd)
+	if err != nil {
+		return out, err
+	}
+	return out, recordOutcome(n.dd, cid, reqID, out)
+}
+
+// applyEngine is apply without the idempotency table.
+func (n *Node) applyEngine(seq uint64, cmd *engine.Command) (gateway.Outcome, error) {
 	var err error
 	n.events, err = n.eng.Apply(seq, cmd, n.events[:0])
 	if err != nil {
@@ -154,12 +163,19 @@ func (n *Node) apply(seq uint64, cmd *engine.Command, cid, reqID uint64) (gatewa
 	if len(n.events) > 0 && n.events[0].Kind == engine.EvRejected {
 		out.Reason = wireReason(n.events[0].Reason)
 	}
-	if cid != 0 {
-		if err := n.dd.Record(cid, reqID, out); err != nil {
-			return out, fmt.Errorf("%w: idempotency table refused seq %d (client %d request %d): %v", ErrRecovery, seq, cid, reqID, err)
-		}
-	}
 	return out, nil
+}
+
+// recordOutcome records the outcome of a client's request in the
+// idempotency table (nothing for cid 0: a command of no client).
+func recordOutcome(dd *gateway.Dedupe, cid, reqID uint64, out gateway.Outcome) error {
+	if cid == 0 {
+		return nil
+	}
+	if err := dd.Record(cid, reqID, out); err != nil {
+		return fmt.Errorf("%w: idempotency table refused seq %d (client %d request %d): %v", ErrRecovery, out.Seq, cid, reqID, err)
+	}
+	return nil
 }
 
 // queueReports turns the events in n.events into execution reports for
@@ -181,21 +197,23 @@ func (n *Node) queueReports(seq uint64, cid uint64) int {
 		case engine.EvTrade:
 			r := gateway.Report{Type: wire.TypeTrade, Seq: seq, OrderID: uint64(ev.Maker), TakerOrderID: uint64(ev.ID),
 				Price: int64(ev.Price), Qty: int64(ev.Qty), Symbol: sym, TakerSide: wire.Side(ev.Side)}
-			add(n.ot.get(ev.Symbol, ev.Maker), r)
+			add(n.ot.get(ev.Slot), r)
 			add(cid, r)
 		case engine.EvCancelled:
-			add(n.ownerOr(ev.Symbol, ev.ID, cid), gateway.Report{Type: wire.TypeCancelled, Seq: seq, OrderID: uint64(ev.ID),
+			add(n.ownerOr(ev.Slot, cid), gateway.Report{Type: wire.TypeCancelled, Seq: seq, OrderID: uint64(ev.ID),
 				Qty: int64(ev.Qty), Symbol: sym, CancelReason: cancelReason(ev.Reason)})
 		case engine.EvReplaced:
-			add(n.ownerOr(ev.Symbol, ev.ID, cid), gateway.Report{Type: wire.TypeReplaced, Seq: seq, OrderID: uint64(ev.ID),
+			add(n.ownerOr(ev.Slot, cid), gateway.Report{Type: wire.TypeReplaced, Seq: seq, OrderID: uint64(ev.ID),
 				Price: int64(ev.Price), Qty: int64(ev.Qty), Symbol: sym})
 		}
 	}
 	return count
 }
 
-func (n *Node) ownerOr(sym engine.Symbol, id engine.OrderID, cid uint64) uint64 {
-	if c := n.ot.get(sym, id); c != 0 {
+// ownerOr returns the owner of the order resting in slot, or cid if it has
+// none (an order that never rested, or placed by no client).
+func (n *Node) ownerOr(slot uint32, cid uint64) uint64 {
+	if c := n.ot.get(slot); c != 0 {
 		return c
 	}
 	return cid
@@ -281,7 +299,8 @@ func (n *Node) shutdown() {
 
 // startSnapshot captures the arena and writes it on another goroutine.
 // hotSpans returns the spans of the arena written at random, for Capture:
-// the engine's order-id index and the owner table, both hashed by order id.
+// the engine's order-id index, hashed by order id, and the owner table,
+// written at the slot each new order takes.
 func (n *Node) hotSpans(arena []byte) []engine.Span {
 	hot := n.eng.IndexSpans(nil)
 	if n.ot != nil {

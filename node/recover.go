@@ -9,6 +9,7 @@ import (
 
 	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/gateway"
+	"github.com/cowbook/cowbook/gateway/wire"
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/cowbook/cowbook/walfile"
 )
@@ -153,7 +154,7 @@ func (n *Node) loadSnapshot(cfg engine.Config) error {
 		if aerr == nil {
 			dmem, omem := n.man.auxParts(eng.Aux())
 			if dd, aerr = gateway.OpenDedupe(dmem); aerr == nil {
-				ot, aerr = openOwners(omem)
+				ot, aerr = openOwners(omem, n.man.MaxOrders)
 			}
 		}
 		if aerr == nil {
@@ -210,24 +211,42 @@ func (n *Node) replay() error {
 	}
 	defer r.Close()
 	// Replay is a pipeline of two goroutines passing batches, one per
-	// core: this one applies them to the engine and notes what changes in
-	// the owner table; the other reads, checks and decodes records a batch
-	// ahead, and makes the owner table's changes for the batches applied
-	// (the table is apart from the engine's arena). A third goroutine for
-	// the owner table would leave the scheduler three runnable goroutines
-	// for two cores, and the applier waiting its turn.
+	// core: this one applies them to the engine and the owner table; the
+	// other reads, checks and decodes records a batch ahead, and records
+	// the outcomes of the batches applied in the idempotency table (a
+	// table apart from the engine's state, written in sequence order).
 	const nbatches = 4
-	batches, owned := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
+	batches, applied := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
 	stop, exited := make(chan struct{}), make(chan struct{})
-	defer func() {
-		close(stop)
-		close(owned) // the reader runs the owner changes it still holds, then exits
-		<-exited     // before r.Close (deferred above) runs; the owner table is complete
-	}()
+	var rerr error // the reader's: the idempotency table refused an outcome
 	go func() {
 		defer close(exited)
-		readBatches(r, n.ot, nbatches, batches, owned, stop)
+		rerr = readBatches(r, n.dd, nbatches, batches, applied, stop)
 	}()
+	err = n.applyBatches(batches, applied)
+	if err != nil {
+		close(stop)
+	}
+	close(applied) // the reader records the outcomes it still holds, then exits
+	<-exited       // before r.Close (deferred above) runs
+	switch {
+	case rerr != nil:
+		// Its records come before any the applier failed on.
+		return rerr
+	case err != nil:
+		return err
+	}
+	if got := n.eng.LastSeq(); got != next-1 {
+		return fmt.Errorf("%w: replay stopped at seq %d, the log ends at %d", ErrRecovery, got, next-1)
+	}
+	return nil
+}
+
+// applyBatches is replay's applier: it applies each batch it receives to
+// the engine and the owner table, notes each outcome in the batch and
+// sends the batch back on applied. It returns at the first error, or when
+// batches is closed.
+func (n *Node) applyBatches(batches <-chan *replayBatch, applied chan<- *replayBatch) error {
 	d := engine.PrefetchDistance()
 	d0, d1, d2 := d[0], d[1], d[2]
 	for b := range batches {
@@ -252,10 +271,12 @@ func (n *Node) replay() error {
 			if rec.seq != want {
 				return fmt.Errorf("%w: sequence gap: expected seq %d, the log holds %d", ErrRecovery, want, rec.seq)
 			}
-			if _, err := n.apply(rec.seq, &rec.cmd, rec.cid, rec.reqID); err != nil {
+			out, err := n.applyEngine(rec.seq, &rec.cmd)
+			if err != nil {
 				return err
 			}
-			b.ops = ownerOps(n.eng, &rec.cmd, rec.cid, n.events, b.ops)
+			rec.reason = out.Reason
+			n.ot.track(rec.cid, n.events)
 			n.rec.Replayed++
 		}
 		if b.err != nil {
@@ -264,10 +285,7 @@ func (n *Node) replay() error {
 			}
 			return b.err
 		}
-		owned <- b
-	}
-	if got := n.eng.LastSeq(); got != next-1 {
-		return fmt.Errorf("%w: replay stopped at seq %d, the log ends at %d", ErrRecovery, got, next-1)
+		applied <- b // never blocks: it holds every batch
 	}
 	return nil
 }
@@ -300,67 +318,81 @@ type replayRec struct {
 	seq        uint64
 	cmd        engine.Command
 	cid, reqID uint64
+	reason     wire.Reason // the outcome's, set by the applier
 }
 
 // replayBatch is a run of decoded records; err, when set, is what stopped
 // the reader after them.
 type replayBatch struct {
 	recs []replayRec
-	ops  []ownerOp // owner table changes the records make
 	err  error
 }
 
 // readBatches reads r to its end in batches of decoded records, sends
-// them on out and closes it; between batches it makes the owner-table
-// changes of the batches the applier sends back on owned, and reuses them.
-// Once the log is read it serves owned until it is closed. It stops early
-// when stop is closed.
-func readBatches(r *walfile.Reader, ot *ownerTable, nbatches int, out chan<- *replayBatch, owned <-chan *replayBatch, stop <-chan struct{}) {
+// them on out and closes it. It takes back the batches the applier sends
+// on applied, records their outcomes in dd and reuses them; once the log
+// is read it serves applied until it is closed. It returns the first error
+// of dd, and stops early when stop is closed.
+func readBatches(r *walfile.Reader, dd *gateway.Dedupe, nbatches int, out chan<- *replayBatch, applied <-chan *replayBatch, stop <-chan struct{}) error {
 	free := make([]*replayBatch, 0, nbatches)
 	for range nbatches {
 		free = append(free, &replayBatch{recs: make([]replayRec, 0, replayBatchLen)})
 	}
-	own := func(b *replayBatch) {
-		ot.run(b.ops)
-		b.recs, b.ops = b.recs[:0], b.ops[:0]
+	record := func(b *replayBatch) error {
+		for i := range b.recs {
+			rec := &b.recs[i]
+			if err := recordOutcome(dd, rec.cid, rec.reqID, gateway.Outcome{Seq: rec.seq, Reason: rec.reason}); err != nil {
+				return err
+			}
+		}
+		b.recs = b.recs[:0]
 		free = append(free, b)
+		return nil
 	}
-	read := readLog(r, out, owned, stop, &free, own)
+	read, err := readLog(r, out, applied, stop, &free, record)
 	close(out) // the applier's loop ends with the log
-	if !read {
-		return
+	if !read || err != nil {
+		return err
 	}
-	for b := range owned {
-		own(b)
+	for b := range applied {
+		if err := record(b); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 // readLog is readBatches' reading loop: it reports false if it stopped
-// before the log's end (stop, or owned closed by an applier that failed).
-func readLog(r *walfile.Reader, out chan<- *replayBatch, owned <-chan *replayBatch, stop <-chan struct{}, free *[]*replayBatch, own func(*replayBatch)) bool {
+// before the log's end (stop, applied closed by an applier that failed, or
+// an error recording outcomes, which it returns).
+func readLog(r *walfile.Reader, out chan<- *replayBatch, applied <-chan *replayBatch, stop <-chan struct{}, free *[]*replayBatch, record func(*replayBatch) error) (bool, error) {
 	for {
 		// The applier's finished batches first, without waiting.
 	drain:
 		for {
 			select {
-			case b, ok := <-owned:
+			case b, ok := <-applied:
 				if !ok {
-					return false
+					return false, nil
 				}
-				own(b)
+				if err := record(b); err != nil {
+					return false, err
+				}
 			default:
 				break drain
 			}
 		}
 		if len(*free) == 0 {
 			select {
-			case b, ok := <-owned:
+			case b, ok := <-applied:
 				if !ok {
-					return false
+					return false, nil
 				}
-				own(b)
+				if err := record(b); err != nil {
+					return false, err
+				}
 			case <-stop:
-				return false
+				return false, nil
 			}
 		}
 		b := (*free)[len(*free)-1]
@@ -385,10 +417,10 @@ func readLog(r *walfile.Reader, out chan<- *replayBatch, owned <-chan *replayBat
 		select {
 		case out <- b:
 		case <-stop:
-			return false
+			return false, nil
 		}
 		if done {
-			return true
+			return true, nil
 		}
 	}
 }
