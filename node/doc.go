@@ -32,8 +32,8 @@
 //
 // The engine arena carries an auxiliary region (engine.Config.AuxBytes)
 // holding the gateway's idempotency table (gateway.Dedupe, first) and the
-// owner table (the client id of each resting order, see owners.go, from the
-// next 64-byte boundary). The node updates both for every applied command,
+// owner table (the client id of the order resting in each slot of the
+// engine's order pool, see owners.go, from the next 64-byte boundary). The node updates both for every applied command,
 // in sequence order, live and during replay, so a snapshot plus the log
 // rebuild them exactly: a request retried after a restart gets its original
 // outcome, and the owner of an order resting since before the restart still

@@ -26,8 +26,9 @@ var ErrManifest = errors.New("node: bad manifest")
 // Format (little-endian):
 //
 //	0   magic "CBMANIFS"
-//	8   version u32 (2: the auxiliary region holds the idempotency table
-//	    and the owner table; 1 had no owner table)
+//	8   version u32 (3: the auxiliary region holds the idempotency table
+//	    and the owner table indexed by order pool slot; 2 had an owner
+//	    table hashed by order id, 1 none)
 //	12  max orders u32 | 16 max symbols u32 | 20 max levels u32
 //	24  level capacity u64
 //	32  dedupe clients u32 | 36 dedupe window u32
@@ -46,7 +47,7 @@ type Manifest struct {
 
 const manifestMagic = "CBMANIFS"
 
-const manifestVersion = 2
+const manifestVersion = 3
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
