@@ -249,7 +249,8 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 // and loads the partly written last block into the fill buffer. A first
 // segment may take a file from the recycle pool.
 func (l *Log) openTail(pool *[]string) error {
-	r, buf, err := scanLog(l.fs, l.dir, false)
+	r, buf, release, err := scanLog(l.fs, l.dir, false)
+	defer release()
 	if err != nil {
 		return err
 	}

@@ -12,8 +12,10 @@ import (
 // system's, so that a Reader walks the page cache in place instead of
 // copying 64 MiB into a buffer it first has to zero. It returns ok false
 // (and no error) for any other filesystem, or when the file cannot be
-// mapped, and the caller reads the file instead.
-func mapSegment(fs vfs.FS, path string) (b []byte, unmap func(), ok bool) {
+// mapped, and the caller reads the file instead. With private set the
+// mapping is also writable, copy-on-write: changes stay in memory and never
+// reach the file (cutTail zeroes the bytes it cut in the buffer it has).
+func mapSegment(fs vfs.FS, path string, private bool) (b []byte, unmap func(), ok bool) {
 	if fs != vfs.OS {
 		return nil, nil, false
 	}
@@ -26,7 +28,11 @@ func mapSegment(fs vfs.FS, path string) (b []byte, unmap func(), ok bool) {
 	if err != nil || st.Size() <= 0 || st.Size() > 1<<40 {
 		return nil, nil, false
 	}
-	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	prot, flags := unix.PROT_READ, unix.MAP_SHARED
+	if private {
+		prot, flags = unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(st.Size()), prot, flags)
 	if err != nil {
 		return nil, nil, false
 	}

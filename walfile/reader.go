@@ -94,7 +94,7 @@ func (r *Reader) next() (Record, error) {
 				return Record{}, fmt.Errorf("%w: segment %s offset 0: sequence gap: segment starts at %d, want %d", ErrCorrupt, seg.name, seg.first, r.expect)
 			}
 			r.release()
-			if m, unmap, ok := mapSegment(r.fs, seg.path); ok {
+			if m, unmap, ok := mapSegment(r.fs, seg.path, false); ok {
 				r.buf, r.complete, r.unmap = m, true, unmap
 			} else {
 				if r.prevUnmap != nil {

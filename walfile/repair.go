@@ -98,7 +98,8 @@ func Repair(dir string, opts Options, force bool) (*RepairResult, error) {
 		return nil, err
 	}
 	defer lock.Close()
-	r, buf, err := scanLog(fs, dir, true)
+	r, buf, release, err := scanLog(fs, dir, true)
+	defer release()
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,8 @@ func Inspect(dir string, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := scanLog(opts.FS, dir, true)
+	r, _, release, err := scanLog(opts.FS, dir, true)
+	release()
 	return r, err
 }
 

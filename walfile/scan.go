@@ -541,21 +541,30 @@ type Report struct {
 // scanLog checks the log in dir. With full set it reads every segment;
 // otherwise it checks every header and reads only the last segment, which is
 // what Open needs. It returns an error only when the files cannot be read;
-// damage is described in the report. buf, when it is the last segment's
-// bytes, is returned for reuse.
-func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
+// damage is described in the report. buf holds the bytes of the last
+// segment it read (the damaged one, if any), to cut a torn tail from: a
+// private, writable mapping of the file or a buffer. The caller calls
+// release once done with buf; it is never nil.
+func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release func(), err error) {
+	var unmap func()
+	release = func() {
+		if unmap != nil {
+			unmap()
+			unmap = nil
+		}
+	}
 	segs, _, err := listSegments(fs, dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, release, err
 	}
-	r := &Report{Dir: dir}
-	var buf []byte
+	r = &Report{Dir: dir}
 	expect := uint64(0) // the sequence the next segment must start at, 0 if unknown
 	for i, seg := range segs {
 		last := i == len(segs)-1
 		size, _, err := fs.Stat(seg.path)
 		if err != nil {
-			return nil, nil, err
+			release()
+			return nil, nil, release, err
 		}
 		info := SegmentInfo{Name: seg.name, Size: size, FirstSeq: seg.first}
 		r.Segments = append(r.Segments, info)
@@ -573,7 +582,8 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 		}
 		if i > 0 && seg.first <= segs[i-1].first {
 			// Cannot happen with sorted, distinct names; kept as a guard.
-			return nil, nil, fmt.Errorf("walfile: segments out of order at %s", seg.name)
+			release()
+			return nil, nil, release, fmt.Errorf("walfile: segments out of order at %s", seg.name)
 		}
 		if !full && !last {
 			if _, err := readSegHeader(fs, seg); err != nil {
@@ -581,9 +591,22 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 			}
 			continue
 		}
-		sd, err := loadSegment(fs, seg.path, buf, false)
-		if err != nil {
-			return nil, nil, err
+		var sd segData
+		if m, um, ok := mapSegment(fs, seg.path, true); ok {
+			// The whole file in place: no buffer to zero and fill, and the
+			// zeroed end is checked where it lies in the page cache.
+			release()
+			unmap = um
+			buf, sd = nil, segData{b: m, size: int64(len(m)), complete: true}
+		} else {
+			if unmap != nil {
+				release()
+				buf = nil // a mapping, not a buffer to reuse
+			}
+			if sd, err = loadSegment(fs, seg.path, buf, false); err != nil {
+				release()
+				return nil, nil, release, err
+			}
 		}
 	rescan:
 		buf = sd.b
@@ -607,7 +630,8 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 				if !sd.complete {
 					// Judge damage on the whole file.
 					if sd, err = loadSegment(fs, seg.path, buf, true); err != nil {
-						return nil, nil, err
+						release()
+						return nil, nil, release, err
 					}
 					info = SegmentInfo{Name: seg.name, Size: size, FirstSeq: seg.first}
 					goto rescan
@@ -634,7 +658,7 @@ func scanLog(fs vfs.FS, dir string, full bool) (*Report, []byte, error) {
 		r.LastSeq = info.LastSeq
 		expect = info.LastSeq + 1
 	}
-	return r, buf, nil
+	return r, buf, release, nil
 }
 
 // List returns the segments of the log in dir, from their names and sizes,
