@@ -56,6 +56,12 @@ func TestValidateCatches(t *testing.T) {
 		}},
 		{"free list lost", "free list", func(e *Engine) { e.h.FreeHead = 0 }},
 		{"free slot in use", "pool slots in use", func(e *Engine) { e.ord(e.h.FreeHead).Side = 1 }},
+		{"free list cycle", "free list: cycle", func(e *Engine) { e.ord(e.h.FreeHead).Next = e.h.FreeHead }},
+		{"free list into a live order", "holds a live order", func(e *Engine) {
+			slot, _ := e.findOrder(0, 2, orderHash(0, 2))
+			e.ord(e.h.FreeHead).Next = slot
+		}},
+		{"free list past the pool", "above high-water mark", func(e *Engine) { e.ord(e.h.FreeHead).Next = e.h.PoolHigh + 1 }},
 		{"live count", "live", func(e *Engine) { e.h.Live++ }},
 		{"crossed book", "", func(e *Engine) {
 			// Move the best ask below the best bid by relinking order 4.
