@@ -1,6 +1,7 @@
 package walfile
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -350,18 +351,17 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 
 // allZero reports whether b holds only zero bytes.
 func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
+	// Front to back, a large piece at a time: a mapped segment's zeroed
+	// end is then read in order, which is what the kernel reads ahead for
+	// (read back to front, a segment not in the page cache was read a
+	// page per fault).
+	for len(b) >= loadChunk {
+		if !bytes.Equal(b[:loadChunk], zeroChunk) {
 			return false
 		}
-		b = b[8:]
+		b = b[loadChunk:]
 	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
+	return bytes.Equal(b, zeroChunk[:len(b)])
 }
 
 // lastNonZero returns the index after the last non-zero byte of b, 0 if none.

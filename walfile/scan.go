@@ -343,8 +343,7 @@ func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
 			reason:  fmt.Sprintf("a record of this segment's life follows at offset %d", p),
 			dataEnd: it.dataEnd(off)}, false
 	case err == errEnd:
-		nz := lastNonZero(rest)
-		if nz == 0 {
+		if allZero(rest) {
 			return d, off, nil, true
 		}
 		at := off
