@@ -59,22 +59,25 @@ func TestTornWriteBeneathOverlappingBatch(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the fdatasync of batch A never started")
 	}
-	before := l.Stats().Batches
 	appendN(t, l, 5) // batch B: written while A's fdatasync hangs
-	for deadline := time.Now().Add(10 * time.Second); l.Stats().Batches == before; {
-		if time.Now().After(deadline) {
-			t.Fatal("batch B was not written while A's fdatasync was in flight")
+	// Wait for all 20 records on disk, not for a count of batches: A's
+	// records may have been cut into two batches, the second written
+	// after the first one's fdatasync began.
+	var files map[string][]byte
+	var name string
+	var recs []recordSpan
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		files = snapshotFiles(t, m, testDir)
+		name = lastSegment(files)
+		if recs = spans(t, name, files[name]); len(recs) == 20 {
+			break
 		}
-		time.Sleep(time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records on disk: batch B was not written while A's fdatasync was in flight", len(recs))
+		}
 	}
 	if got := l.DurableSeq(); got != 10 {
 		t.Fatalf("durable %d while the fdatasync hangs, want 10", got)
-	}
-	files := snapshotFiles(t, m, testDir)
-	name := lastSegment(files)
-	recs := spans(t, name, files[name])
-	if len(recs) != 20 {
-		t.Fatalf("%d records on disk, want 20", len(recs))
 	}
 	for _, r := range recs[10:] {
 		if r.batch > 11 {
