@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cowbook/cowbook/engine"
 	"github.com/cowbook/cowbook/gateway"
+	"github.com/cowbook/cowbook/gateway/wire"
 	"github.com/cowbook/cowbook/internal/vfs"
 	"github.com/cowbook/cowbook/mmapsnap"
 	"github.com/cowbook/cowbook/walfile"
@@ -165,5 +167,45 @@ func TestManifestRequired(t *testing.T) {
 	}
 	if _, err := Open("/data", opts); !errors.Is(err, ErrManifest) {
 		t.Fatalf("log without a manifest: %v", err)
+	}
+}
+
+// TestReplayRefusesARepeatedRequest puts in the log, behind a node's own
+// records, a command that repeats a client's request id: replay records
+// outcomes in the idempotency table on its reader goroutine, and the
+// refusal must still stop recovery, with the sequence and the request.
+func TestReplayRefusesARepeatedRequest(t *testing.T) {
+	fs := vfs.NewMemFS()
+	opts := testOptions(fs)
+	opts.NoFinalSnapshot = true
+	n, addr := openTest(t, "/data", opts)
+	c := dial(t, addr, 31)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for id := uint64(1); id <= 3; id++ {
+		if r, err := c.NewOrder(ctx, limit("AAA", id, wire.Buy, 120, 1)); err != nil || !r.Acked() {
+			t.Fatalf("order %d: %v %v", id, r, err)
+		}
+	}
+	c.Close()
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := walfile.Open("/data/wal", walfile.Options{FS: fs, SegmentSize: opts.Log.SegmentSize, Buffered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := engine.Command{Kind: engine.CmdNew, Symbol: engine.MustSymbol("AAA"), ID: 9, Account: 1, Side: engine.Buy, Type: engine.Limit, TIF: engine.GTC, Price: 121, Qty: 1}
+	seq, err := l.Append(RecordCommand, appendRecord(nil, &cmd, 31, 2)) // request 2 again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open("/data", opts)
+	if !errors.Is(err, ErrRecovery) || !strings.Contains(err.Error(), "idempotency table refused") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("seq %d", seq)) || !strings.Contains(err.Error(), "request 2") {
+		t.Fatalf("Open = %v, want the idempotency table's refusal of seq %d", err, seq)
 	}
 }
