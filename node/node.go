@@ -68,14 +68,20 @@ type Node struct {
 
 	lat *latency
 
+	// The outcomes and reports waiting for durability: queued by the engine
+	// goroutine, handed out by release on whichever thread learns of
+	// durability first (the log's I/O worker, through OnDurable, or the
+	// engine goroutine).
+	relMu   sync.Mutex
+	pending []pendingOutcome
+	ph      int
+	reports []pendingReport
+	rh      int
+
 	// Owned by the engine goroutine.
 	buf      []byte
 	events   []engine.Event
 	ot       *ownerTable
-	pending  []pendingOutcome
-	ph       int
-	reports  []pendingReport
-	rh       int
 	lastSnap uint64 // sequence of the last snapshot started or recovered
 	snapBusy bool
 	snapRes  chan snapResult

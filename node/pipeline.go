@@ -136,9 +136,11 @@ func (n *Node) sequence(r *request) bool {
 		r.t0 = 0
 	}
 	n.seq.Store(seq)
+	n.relMu.Lock()
 	nrep := n.queueReports(seq, r.req.ClientID)
-	n.ot.track(r.req.ClientID, n.events)
 	n.pending = append(n.pending, pendingOutcome{seq: seq, sess: r.sess, reqID: r.req.ReqID, out: out, nrep: nrep, t0: r.t0, tap: tap})
+	n.relMu.Unlock()
+	n.ot.track(r.req.ClientID, n.events)
 	return true
 }
 
@@ -179,8 +181,9 @@ func recordOutcome(dd *gateway.Dedupe, cid, reqID uint64, out gateway.Outcome) e
 }
 
 // queueReports turns the events in n.events into execution reports for
-// the clients involved and returns how many it queued. It runs before
-// trackOwners forgets the orders that left the book.
+// the clients involved and returns how many it queued, with relMu held. It
+// runs before the owner table takes in the order the command left resting,
+// which may rest in the slot of a maker it filled.
 func (n *Node) queueReports(seq uint64, cid uint64) int {
 	count := 0
 	add := func(to uint64, r gateway.Report) {
@@ -220,8 +223,13 @@ func (n *Node) ownerOr(slot uint32, cid uint64) uint64 {
 }
 
 // release hands out, in sequence order, every outcome and report whose
-// command is durable.
+// command is durable. The log calls it from the I/O worker that made
+// records durable (Options.OnDurable), so that an acknowledgement does not
+// wait for the engine goroutine to wake up; the engine goroutine calls it
+// too, for outcomes it queued after their records were already durable.
 func (n *Node) release() {
+	n.relMu.Lock()
+	defer n.relMu.Unlock()
 	d := n.log.DurableSeq()
 	n.durable.Store(d)
 	var now int64

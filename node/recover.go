@@ -40,6 +40,10 @@ func (n *Node) recover() error {
 	if fp := n.opts.Failpoint; fp != nil && lopts.AfterWrite == nil {
 		lopts.AfterWrite = func() { fp(FailWrittenNotSynced) }
 	}
+	if lopts.OnDurable == nil {
+		// Hand out what became durable on the thread that learned it.
+		lopts.OnDurable = func(uint64) { n.release() }
+	}
 	type opened struct {
 		log *walfile.Log
 		err error
