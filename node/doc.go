@@ -44,8 +44,12 @@
 // One goroutine, locked to its OS thread, owns the engine. It takes requests
 // from a bounded queue, appends each to the log, applies it at once (the
 // engine runs ahead of the disk), and queues its outcome and execution
-// reports. When the log reports a higher durable sequence, it releases, in
-// sequence order, everything at or below it. A failed log write or fsync
+// reports. When the log's durable sequence advances, everything at or
+// below it is released to the gateway in sequence order, by the log's I/O
+// worker that made it durable (walfile.Options.OnDurable), so that an
+// acknowledgement does not wait for the engine goroutine to wake up; the
+// engine goroutine releases too, for what it queued after its record was
+// already durable. A failed log write or fsync
 // stops the node (fail-stop): nothing more is acknowledged and Run returns
 // the error.
 package node
