@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"reflect"
 	"strings"
 	"testing"
 )
@@ -123,15 +122,7 @@ func FuzzApply(f *testing.F) {
 			if err != nil {
 				t.Fatalf("op %d %+v: %v", i, c, err)
 			}
-			if err := slots.check(e, &c, got); err != nil {
-				t.Fatalf("op %d %+v: %v", i, c, err)
-			}
-			if want := ref.apply(&c); !reflect.DeepEqual(got, want) {
-				t.Fatalf("op %d %+v:\n got %v\nwant %v", i, c, got, want)
-			}
-			if err := e.Validate(); err != nil {
-				t.Fatalf("op %d %+v: %v", i, c, err)
-			}
+			checkStep(t, e, ref, slots, i, &c, got)
 		}
 	})
 }

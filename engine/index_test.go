@@ -193,15 +193,7 @@ func checkIndexMigration(t *testing.T, b []byte) int {
 					t.Fatalf("op %d: copy emitted %v (%v), original %v", i, got2, err, got)
 				}
 			}
-			if err := slots.check(e, &c, got); err != nil {
-				t.Fatalf("op %d %+v: %v", i, c, err)
-			}
-			if want := ref.apply(&c); !reflect.DeepEqual(got, want) {
-				t.Fatalf("op %d %+v:\n got %v\nwant %v", i, c, got, want)
-			}
-			if err := e.Validate(); err != nil {
-				t.Fatalf("op %d %+v: %v", i, c, err)
-			}
+			checkStep(t, e, ref, slots, i, &c, got)
 		}
 		if cp != nil && !bytes.Equal(cp.Arena(), e.Arena()) {
 			t.Fatal("the copy's arena diverged from the original")

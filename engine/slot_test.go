@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 )
 
@@ -91,6 +92,22 @@ func (st *slotTracker) check(e *Engine, c *Command, evs []Event) error {
 		evs[i].Slot = 0
 	}
 	return nil
+}
+
+// checkStep checks command i, c, that e applied with events got, against
+// the reference: the events' slots, then the events themselves, then every
+// invariant of e.
+func checkStep(t *testing.T, e *Engine, ref *refEngine, slots *slotTracker, i int, c *Command, got []Event) {
+	t.Helper()
+	if err := slots.check(e, c, got); err != nil {
+		t.Fatalf("op %d %+v: %v", i, *c, err)
+	}
+	if want := ref.apply(c); !reflect.DeepEqual(got, want) {
+		t.Fatalf("op %d %+v:\n got %v\nwant %v", i, *c, got, want)
+	}
+	if err := e.Validate(); err != nil {
+		t.Fatalf("op %d %+v: %v", i, *c, err)
+	}
 }
 
 // TestSlotTrackerFailsOnWrongSlots is the control: the tracker must notice
