@@ -370,16 +370,22 @@ func readBatches(r *walfile.Reader, dd *gateway.Dedupe, nbatches int, out chan<-
 // before the log's end (stop, applied closed by an applier that failed, or
 // an error recording outcomes, which it returns).
 func readLog(r *walfile.Reader, out chan<- *replayBatch, applied <-chan *replayBatch, stop <-chan struct{}, free *[]*replayBatch, record func(*replayBatch) error) (bool, error) {
+	// back takes a batch the applier sent back: false when applied was
+	// closed instead, or recording failed.
+	back := func(b *replayBatch, ok bool) (bool, error) {
+		if !ok {
+			return false, nil
+		}
+		err := record(b)
+		return err == nil, err
+	}
 	for {
 		// The applier's finished batches first, without waiting.
 	drain:
 		for {
 			select {
 			case b, ok := <-applied:
-				if !ok {
-					return false, nil
-				}
-				if err := record(b); err != nil {
+				if more, err := back(b, ok); !more {
 					return false, err
 				}
 			default:
@@ -389,10 +395,7 @@ func readLog(r *walfile.Reader, out chan<- *replayBatch, applied <-chan *replayB
 		if len(*free) == 0 {
 			select {
 			case b, ok := <-applied:
-				if !ok {
-					return false, nil
-				}
-				if err := record(b); err != nil {
+				if more, err := back(b, ok); !more {
 					return false, err
 				}
 			case <-stop:
