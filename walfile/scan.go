@@ -543,7 +543,7 @@ type Report struct {
 // damage is described in the report. buf holds the bytes of the last
 // segment it read (the damaged one, if any), to cut a torn tail from: a
 // private, writable mapping of the file or a buffer. The caller calls
-// release once done with buf; it is never nil.
+// release once done with buf, whatever the error; it is never nil.
 func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release func(), err error) {
 	var unmap func()
 	release = func() {
@@ -562,7 +562,6 @@ func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release f
 		last := i == len(segs)-1
 		size, _, err := fs.Stat(seg.path)
 		if err != nil {
-			release()
 			return nil, nil, release, err
 		}
 		info := SegmentInfo{Name: seg.name, Size: size, FirstSeq: seg.first}
@@ -581,7 +580,6 @@ func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release f
 		}
 		if i > 0 && seg.first <= segs[i-1].first {
 			// Cannot happen with sorted, distinct names; kept as a guard.
-			release()
 			return nil, nil, release, fmt.Errorf("walfile: segments out of order at %s", seg.name)
 		}
 		if !full && !last {
@@ -603,7 +601,6 @@ func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release f
 				buf = nil // a mapping, not a buffer to reuse
 			}
 			if sd, err = loadSegment(fs, seg.path, buf, false); err != nil {
-				release()
 				return nil, nil, release, err
 			}
 		}
@@ -629,7 +626,6 @@ func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release f
 				if !sd.complete {
 					// Judge damage on the whole file.
 					if sd, err = loadSegment(fs, seg.path, buf, true); err != nil {
-						release()
 						return nil, nil, release, err
 					}
 					info = SegmentInfo{Name: seg.name, Size: size, FirstSeq: seg.first}
