@@ -359,6 +359,11 @@ type E2EBench struct {
 	NodeModerateCommitP50Us float64 `json:"node_moderate_commit_p50_us"`
 	NodeModerateAckP50Us    float64 `json:"node_moderate_ack_p50_us"`
 	NodeApplyP50Ns          float64 `json:"node_apply_p50_ns"`
+	// What the moderate phase cost: CPU time of the whole process (node
+	// and load generator) per second of it, and how long the idle engine
+	// thread polled before it parked (Options.EngineSpin).
+	ModerateCPUCores float64 `json:"moderate_cpu_cores"`
+	EngineSpinUs     float64 `json:"engine_spin_us"`
 }
 
 // E2EConfig configures BenchE2E.
@@ -418,10 +423,13 @@ func BenchE2E(cfg E2EConfig) (E2EBench, error) {
 		return res, err
 	}
 	n.resetLatencies()
+	cpu0, t0 := processCPU(), time.Now()
 	mod, err := run(2, 64, cfg.Rate, 1<<20)
 	if err != nil {
 		return res, err
 	}
+	res.ModerateCPUCores = (processCPU() - cpu0).Seconds() / time.Since(t0).Seconds()
+	res.EngineSpinUs = float64(cfg.Placement.EngineSpin) / 1e3
 	lat := n.Latencies()
 	res.NodeModerateCommitP50Us, res.NodeModerateAckP50Us = float64(lat.Commit.P50)/1e3, float64(lat.Ack.P50)/1e3
 	res.ModerateAckedPerSec = mod.AckedRate
