@@ -20,7 +20,7 @@ func benchE2ECommand() *cli.Command {
 			&cli.DurationFlag{Name: "duration", Value: 5 * time.Second, Usage: "length of each phase"},
 			&cli.IntFlag{Name: "floor-samples", Value: 1000, Usage: "4 KiB pwrite+fdatasync samples for the floor"},
 			&cli.BoolFlag{Name: "buffered", Usage: "log without O_DIRECT (tmpfs)"},
-			&cli.DurationFlag{Name: "engine-spin", Usage: "let the idle engine thread poll this long before it parks (burns its CPU; 0: off)"},
+			&cli.DurationFlag{Name: "engine-spin", Value: defaultEngineSpin, Usage: "let the idle engine thread poll this long before it parks, as serve does (0: off)"},
 		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
 			place, err := placementOptions(c)

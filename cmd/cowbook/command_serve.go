@@ -24,6 +24,13 @@ import (
 // directory, for `cowbook snapshot now`.
 const pidFileName = "serve.pid"
 
+// defaultEngineSpin is how long serve's idle engine thread polls before it
+// parks. Parked, it pays a thread wake-up (tens of µs on a VM) for every
+// request that finds it asleep, which at a moderate rate is most of them;
+// polling costs at most one CPU while traffic flows and nothing once it
+// stops. See BENCHMARKS.md (## node).
+const defaultEngineSpin = 200 * time.Microsecond
+
 var addrFlag = &cli.StringFlag{Name: "addr", Value: gateway.DefaultAddr, Usage: "node `ADDR`ess"}
 
 func serveCommand() *cli.Command {
@@ -35,7 +42,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: gateway.DefaultAddr, Usage: "gateway `ADDR`ess"},
 			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics and /status.json on loopback `ADDR` (off by default)"},
 			&cli.Uint64Flag{Name: "snapshot-every", Value: node.DefaultSnapshotEvery, Usage: "snapshot after `N` commands"},
-			&cli.DurationFlag{Name: "engine-spin", Usage: "let the idle engine thread poll for requests this long before it parks: fewer wake-ups, at the cost of its CPU (for a CPU set aside with --engine-cpu; 0: off)"},
+			&cli.DurationFlag{Name: "engine-spin", Value: defaultEngineSpin, Usage: "let the idle engine thread poll for requests this long before it parks: no thread wake-up on a request while traffic flows, at the cost of up to one CPU then (none when idle); 0 on a machine whose CPUs other work needs"},
 			&cli.DurationFlag{Name: "snapshot-interval", Value: node.DefaultSnapshotInterval, Usage: "snapshot at least this often when commands arrived"},
 			&cli.IntFlag{Name: "snapshots-kept", Value: node.DefaultSnapshotsKept, Usage: "snapshots kept on disk"},
 			&cli.BoolFlag{Name: "buffered", Usage: "log without O_DIRECT (filesystems that lack it, such as tmpfs); still fdatasync'd"},
