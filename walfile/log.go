@@ -458,7 +458,7 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	if size > l.maxRec || len(payload) > 1<<31 {
 		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload))
 	}
-	l.mu.Lock()
+	l.lockAppend()
 	f := l.fill
 	if l.err != nil || l.closing || f.base+int64(f.n+size) > f.segCap || f.n-f.carried+size > l.opts.MaxBatch {
 		var err error
@@ -490,6 +490,34 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	l.mu.Unlock()
 	return seq, nil
 }
+
+// lockAppend takes mu for an append. The I/O workers hold mu only for short
+// moments (taking a role, handing over a buffer, publishing a result), so
+// an appender that finds it held tries again for a few microseconds before
+// it waits the way sync.Mutex does: parked, it pays a thread wake-up (tens
+// of µs on a VM) for a lock held for less than one, and a saturating
+// appender that meets the workers a few times per batch then falls into
+// small batches (BENCHMARKS.md, ## walfile).
+func (l *Log) lockAppend() {
+	x := uint32(1)
+	for i := 0; i < appendSpins; i++ {
+		if l.mu.TryLock() {
+			return
+		}
+		// A pause between tries, so that the line holding mu is not
+		// pulled away from its holder on every spin.
+		for j := 0; j < 32; j++ {
+			x = x*1664525 + 1013904223
+		}
+		if x == 0 { // never: keeps the pause from being optimised away
+			runtime.Gosched()
+		}
+	}
+	l.mu.Lock()
+}
+
+// appendSpins is how many times lockAppend tries mu before it waits.
+const appendSpins = 200
 
 // makeRoom is Append's slow path, with mu held: it waits until the fill
 // buffer can take a record of size bytes, starting a new segment in it if
