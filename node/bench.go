@@ -241,14 +241,7 @@ func build(data string, man *Manifest, orders, tail int, standard bool, logOpts 
 			return err
 		}
 		ot.track(cid, events)
-		if cid != 0 {
-			out := gateway.Outcome{Seq: seq}
-			if len(events) > 0 && events[0].Kind == engine.EvRejected {
-				out.Reason = wireReason(events[0].Reason)
-			}
-			return dd.Record(cid, req, out)
-		}
-		return nil
+		return recordOutcome(dd, cid, req, outcomeOf(seq, events))
 	}
 	s := man.Symbols[0]
 	if err := apply(&engine.Command{Kind: engine.CmdDefineSymbol, Symbol: s.Symbol, Tick: s.Tick, BandMin: s.BandMin, BandMax: s.BandMax}, 0); err != nil {

@@ -161,11 +161,17 @@ func (n *Node) applyEngine(seq uint64, cmd *engine.Command) (gateway.Outcome, er
 	if err != nil {
 		return gateway.Outcome{}, fmt.Errorf("%w: applying seq %d: %v", ErrRecovery, seq, err)
 	}
+	return outcomeOf(seq, n.events), nil
+}
+
+// outcomeOf is the outcome of command seq that the engine answered with
+// events: an ack, or the engine's reject with its reason.
+func outcomeOf(seq uint64, events []engine.Event) gateway.Outcome {
 	out := gateway.Outcome{Seq: seq}
-	if len(n.events) > 0 && n.events[0].Kind == engine.EvRejected {
-		out.Reason = wireReason(n.events[0].Reason)
+	if len(events) > 0 && events[0].Kind == engine.EvRejected {
+		out.Reason = wireReason(events[0].Reason)
 	}
-	return out, nil
+	return out
 }
 
 // recordOutcome records the outcome of a client's request in the
