@@ -162,19 +162,10 @@ func Attach(mem []byte) (*Engine, error) {
 // lookup loop or leave the arena.
 func (e *Engine) checkIndexes() error {
 	h := e.h
+	if err := e.checkSymbolIndex(); err != nil {
+		return err
+	}
 	n := uint32(0)
-	for p := uint32(0); p < h.SymIndexCap; p++ {
-		if ent := *e.symSlot(p); ent != 0 {
-			if ent > h.NSymbols {
-				return fmt.Errorf("symbol index position %d: symbol %d of %d defined", p, ent-1, h.NSymbols)
-			}
-			n++
-		}
-	}
-	if n != h.NSymbols {
-		return fmt.Errorf("symbol index holds %d entries, %d symbols defined", n, h.NSymbols)
-	}
-	n = 0
 	for _, t := range e.indexTables() {
 		m, err := e.checkIndexTable(t)
 		if err != nil {
@@ -189,6 +180,25 @@ func (e *Engine) checkIndexes() error {
 	}
 	if n != h.Live {
 		return fmt.Errorf("order index holds %d entries, %d live orders", n, h.Live)
+	}
+	return nil
+}
+
+// checkSymbolIndex checks that every symbol-index entry names a defined
+// symbol and that they are as many as the symbols.
+func (e *Engine) checkSymbolIndex() error {
+	h := e.h
+	n := uint32(0)
+	for p := uint32(0); p < h.SymIndexCap; p++ {
+		if ent := *e.symSlot(p); ent != 0 {
+			if ent > h.NSymbols {
+				return fmt.Errorf("symbol index position %d: symbol %d of %d defined", p, ent-1, h.NSymbols)
+			}
+			n++
+		}
+	}
+	if n != h.NSymbols {
+		return fmt.Errorf("symbol index holds %d entries, %d symbols defined", n, h.NSymbols)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -43,8 +44,14 @@ func (e *Engine) Validate() error {
 	return nil
 }
 
-func (e *Engine) validate() error {
+func (e *Engine) validate() error { return e.validateWith(e.h.IndexOld != 0) }
+
+// validateWith is validate, checking the order index by looking its
+// entries up when lookup is set (required during an index migration),
+// else against the pool's keys.
+func (e *Engine) validateWith(lookup bool) error {
 	h := e.h
+	lookup = lookup || h.IndexOld != 0
 	if h.NSymbols > h.MaxSymbols || h.PoolHigh > h.MaxOrders || h.Live > h.PoolHigh ||
 		h.HeapUsed > h.HeapSize || h.LevelsUsed > h.LevelCapacity {
 		return fmt.Errorf("header counts out of range: symbols %d/%d, pool high %d/%d, live %d",
@@ -60,24 +67,48 @@ func (e *Engine) validate() error {
 	if !migrationStateOK(h) || e.oldMask != wantOld {
 		return fmt.Errorf("order index migration from %d entries at cursor %d, table in use %d", h.IndexOld, h.IndexCursor, h.IndexActive)
 	}
-	if err := e.checkIndexes(); err != nil {
+	// With no index migration in progress the index scan below checks
+	// every position of the order index itself, each entry's probe path
+	// included, without a lookup; a lookup (during a migration) needs
+	// checkIndexes first, which proves that every probe sequence ends.
+	if lookup {
+		if err := e.checkIndexes(); err != nil {
+			return err
+		}
+	} else if err := e.checkSymbolIndex(); err != nil {
 		return err
 	}
 	// The level chains and the pool with its index are checked from
 	// different ends and only read the arena: check them on two cores.
-	// The index scan, the longest part, is cut into chunks that either
-	// side takes once its own part is done, so the two finish together.
-	// Errors are reported in the order the checks are listed, whoever
-	// found them: the books', then the pool's, then the lowest index
-	// position's (the order of a sequential scan).
-	sc := e.newIndexScan()
+	// The pool scan notes each live order's key hash (poolKeys), so that
+	// the index scan, the longest part, checks an entry without fetching
+	// its order a second time; it is cut into chunks that either side
+	// takes once its own part and the pool scan are done, so the two
+	// finish together. Errors are reported in the order the checks are
+	// listed, whoever found them: the books', then the pool's, then the
+	// lowest index position's (the order of a sequential scan).
+	var keys *poolKeys
+	if !lookup {
+		var err error
+		if keys, err = newPoolKeys(h.PoolHigh); err != nil {
+			return err
+		}
+		defer keys.free()
+	}
+	sc := e.newIndexScan(keys)
 	poolErr := make(chan error, 1)
+	scanned := make(chan struct{}) // the pool scan is over: keys are complete
 	go func() {
-		err := e.validatePool()
+		err := e.validatePool(keys)
+		if err != nil {
+			sc.stop() // the pool's error is the one reported
+		}
+		close(scanned)
 		sc.run()
 		poolErr <- err
 	}()
 	bookErr := e.validateBooks()
+	<-scanned
 	sc.run()
 	perr := <-poolErr
 	switch {
@@ -134,13 +165,24 @@ func (e *Engine) validateBooks() error {
 }
 
 // validatePool checks the order pool and its free list against the
-// header (the index is checked against the pool by validateIndexRange).
-func (e *Engine) validatePool() error {
+// header (the index is checked against the pool by validateIndexRange),
+// and notes in keys, when it is not nil, which slots are live and the hash
+// of each live order's key.
+func (e *Engine) validatePool(keys *poolKeys) error {
 	h := e.h
 	inUse := uint32(0)
 	for slot := uint32(1); slot <= h.PoolHigh; slot++ {
-		if e.ord(slot).Side != 0 {
-			inUse++
+		o := e.ord(slot)
+		if o.Side == 0 {
+			continue
+		}
+		inUse++
+		if keys != nil {
+			if uint32(o.Sym) >= h.NSymbols {
+				return fmt.Errorf("order slot %d: symbol %d undefined", slot, o.Sym)
+			}
+			keys.live[slot>>6] |= 1 << (slot & 63)
+			keys.hash[slot] = orderHash(uint32(o.Sym), OrderID(o.ID))
 		}
 	}
 	if inUse != h.Live {
@@ -168,6 +210,39 @@ func (e *Engine) validatePool() error {
 	return nil
 }
 
+// poolKeys is what Validate's pool scan, which reads the pool in order,
+// learns for the index scan: which slots hold a live order, and the hash
+// of each one's key. The index scan then checks an entry against its
+// order by a look-up in a table a few MiB large instead of a fetch of the
+// order, one cache miss to memory each, from a pool of hundreds of MiB.
+type poolKeys struct {
+	mem  []byte
+	live []uint64 // bit slot&63 of word slot>>6: slot holds a live order
+	hash []uint32 // by slot: the key's hash, where live
+}
+
+// newPoolKeys maps zeroed memory (in huge pages, for the index scan's
+// random look-ups) for slots 0..high.
+func newPoolKeys(high uint32) (*poolKeys, error) {
+	words := int(high)/64 + 1
+	hashOff := int(alignUp(uint64(words)*8, 64))
+	mem, err := AllocArena(hashOff + (int(high)+1)*4)
+	if err != nil {
+		return nil, err
+	}
+	return &poolKeys{
+		mem:  mem,
+		live: unsafe.Slice((*uint64)(unsafe.Pointer(&mem[0])), words),
+		hash: unsafe.Slice((*uint32)(unsafe.Pointer(&mem[hashOff])), int(high)+1),
+	}, nil
+}
+
+func (k *poolKeys) free() { _ = FreeArena(k.mem) }
+
+func (k *poolKeys) isLive(slot uint32) bool {
+	return int(slot>>6) < len(k.live) && k.live[slot>>6]>>(slot&63)&1 == 1
+}
+
 // indexScanChunks is how many pieces the index scan is cut into.
 const indexScanChunks = 64
 
@@ -176,14 +251,15 @@ const indexScanChunks = 64
 // first error.
 type indexScan struct {
 	e     *Engine
+	keys  *poolKeys // nil during an index migration: entries are looked up
 	next  atomic.Uint32
 	step  uint32
 	count [indexScanChunks]uint32
 	err   [indexScanChunks]error
 }
 
-func (e *Engine) newIndexScan() *indexScan {
-	return &indexScan{e: e, step: (2*e.h.IndexCap + indexScanChunks - 1) / indexScanChunks}
+func (e *Engine) newIndexScan(keys *poolKeys) *indexScan {
+	return &indexScan{e: e, keys: keys, step: (2*e.h.IndexCap + indexScanChunks - 1) / indexScanChunks}
 }
 
 // run scans chunks until none is left.
@@ -195,9 +271,12 @@ func (sc *indexScan) run() {
 			return
 		}
 		lo := min(c*sc.step, end)
-		sc.count[c], sc.err[c] = sc.e.validateIndexRange(lo, min(lo+sc.step, end))
+		sc.count[c], sc.err[c] = sc.e.validateIndexRange(sc.keys, lo, min(lo+sc.step, end))
 	}
 }
+
+// stop leaves the chunks no goroutine has taken yet unscanned.
+func (sc *indexScan) stop() { sc.next.Store(indexScanChunks) }
 
 // result is the scan's verdict once every chunk is done: the error of
 // the lowest position, else whether the entries add up to the live orders.
@@ -218,9 +297,139 @@ func (sc *indexScan) result() error {
 // validateIndexRange checks index positions [lo, hi) and returns how many
 // entries they hold: each names a live order that hashes to it and that a
 // lookup finds there; every position outside the tables in use is empty.
-// It relies on checkIndexes (every probe sequence ends).
-func (e *Engine) validateIndexRange(lo, hi uint32) (uint32, error) {
+// Entries are checked against keys when it is not nil, else by a lookup,
+// which relies on checkIndexes (every probe sequence ends).
+func (e *Engine) validateIndexRange(keys *poolKeys, lo, hi uint32) (uint32, error) {
 	h := e.h
+	entries := uint32(0)
+	for p := lo; p < hi; {
+		// The positions of one table, or the empty position 0.
+		end, inUse := uint32(1), false
+		if p > 0 {
+			t := tableOf(p)
+			end, inUse = 2*t, t == h.IndexActive || t == h.IndexOld
+		}
+		end = min(end, hi)
+		var n uint32
+		var err error
+		switch {
+		case !inUse:
+			err = e.checkIndexEmpty(p, end)
+		case keys != nil:
+			n, err = e.checkIndexEntries(keys, p, end)
+		default:
+			n, err = e.lookUpIndexEntries(p, end)
+		}
+		if err != nil {
+			return 0, err
+		}
+		entries += n
+		p = end
+	}
+	return entries, nil
+}
+
+// zeroPage is compared against, a page at a time, to find non-zero bytes.
+var zeroPage [4096]byte
+
+// checkIndexEmpty checks that positions [lo, hi), outside the tables in
+// use, are empty: it compares a page at a time, and only looks for the
+// first position that is not once it knows there is one.
+func (e *Engine) checkIndexEmpty(lo, hi uint32) error {
+	zero := func(b []byte) bool {
+		for len(b) > 0 {
+			n := min(len(b), len(zeroPage))
+			if !bytes.Equal(b[:n], zeroPage[:n]) {
+				return false
+			}
+			b = b[n:]
+		}
+		return true
+	}
+	if lo >= hi || zero(unsafe.Slice((*byte)(unsafe.Pointer(e.idx(lo))), uintptr(hi-lo)*8)) &&
+		zero(unsafe.Slice(e.tag(lo), hi-lo)) {
+		return nil
+	}
+	for p := lo; p < hi; p++ {
+		if *e.idx(p) != 0 || *e.tag(p) != 0 {
+			return fmt.Errorf("order index position %d outside the tables in use (%d, %d) is not empty", p, e.h.IndexActive, e.h.IndexOld)
+		}
+	}
+	return nil
+}
+
+// checkIndexEntries checks positions [lo, hi) of the order index's one
+// table in use (no migration in progress) against the pool's keys: an
+// empty position has no tag or hash bits; an entry names a live order,
+// carries its key's hash and the tag of that hash, and a lookup finds it:
+// every position from its key's home to it is occupied, and none holds
+// an entry of the same key (two entries of one key, the one nearer home
+// hiding the other, would fail it). So a valid index passes exactly when
+// looking every entry up would, without reading an order.
+func (e *Engine) checkIndexEntries(keys *poolKeys, lo, hi uint32) (uint32, error) {
+	h := e.h
+	base := tableOf(lo)
+	mask := base - 1
+	entries := uint32(0)
+	for p := lo; p < hi; p++ {
+		// Each entry's hash is a look-up at a random place in keys: ask
+		// for the one some entries ahead.
+		if q := p + 16; q < hi {
+			if s := uint32(*e.idx(q)); s != 0 && s < uint32(len(keys.hash)) {
+				prefetch.Line(unsafe.Pointer(&keys.hash[s]))
+			}
+		}
+		ent, tg := *e.idx(p), *e.tag(p)
+		slot := uint32(ent)
+		if slot == 0 {
+			if ent != 0 || tg != 0 {
+				return 0, fmt.Errorf("order index position %d: empty entry with hash bits or tag (entry %#x, tag %#x)", p, ent, tg)
+			}
+			continue
+		}
+		entries++
+		if slot > h.PoolHigh || !keys.isLive(slot) {
+			return 0, fmt.Errorf("order index position %d: slot %d is not a live order", p, slot)
+		}
+		hh := keys.hash[slot]
+		if uint32(ent>>32) != hh {
+			return 0, fmt.Errorf("order index position %d: hash %#x, order %d hashes to %#x", p, uint32(ent>>32), e.ord(slot).ID, hh)
+		}
+		if tg != tagOf(hh) {
+			return 0, fmt.Errorf("order index position %d: tag %#x does not match entry %#x", p, tg, ent)
+		}
+		for i := hh & mask; base+i != p; i = (i + 1) & mask {
+			q := base + i
+			if *e.tag(q) == 0 {
+				return 0, fmt.Errorf("order index position %d: a lookup of order %d stops at the empty position %d before it", p, e.ord(slot).ID, q)
+			}
+			if other := *e.idx(q); uint32(other>>32) == hh && e.sameKey(uint32(other), slot) {
+				return 0, fmt.Errorf("order index position %d: lookup of order %d finds slot %d at %d", p, e.ord(slot).ID, uint32(other), q)
+			}
+		}
+	}
+	return entries, nil
+}
+
+// sameKey reports whether slots a and b hold orders of the same key (a
+// may be anything an index entry holds).
+func (e *Engine) sameKey(a, b uint32) bool {
+	if a == b {
+		return true
+	}
+	if a == 0 || a > e.h.PoolHigh {
+		return false
+	}
+	x, y := e.ord(a), e.ord(b)
+	return x.ID == y.ID && x.Sym == y.Sym
+}
+
+// lookUpIndexEntries checks positions [lo, hi) of a table in use during an
+// index migration by looking each entry's order up, which also proves
+// that its key is in one table only.
+func (e *Engine) lookUpIndexEntries(lo, hi uint32) (uint32, error) {
+	h := e.h
+	t := tableOf(lo)
 	entries := uint32(0)
 	for p := lo; p < hi; p++ {
 		// Each entry's order is a cache miss of its own: ask for the one
@@ -232,13 +441,6 @@ func (e *Engine) validateIndexRange(lo, hi uint32) (uint32, error) {
 		}
 		ent := *e.idx(p)
 		slot := uint32(ent)
-		t := tableOf(max(p, 1))
-		if p == 0 || (t != h.IndexActive && t != h.IndexOld) {
-			if ent != 0 || *e.tag(p) != 0 {
-				return 0, fmt.Errorf("order index position %d outside the tables in use (%d, %d) is not empty", p, h.IndexActive, h.IndexOld)
-			}
-			continue
-		}
 		if slot == 0 {
 			if ent != 0 {
 				return 0, fmt.Errorf("order index position %d: empty entry with hash bits", p)

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -168,7 +169,7 @@ func TestValidateReportsLowestIndexPosition(t *testing.T) {
 		t.Fatalf("%d index entries", len(used))
 	}
 	lo, hi := used[len(used)/5], used[len(used)-10]
-	if (hi-lo)/e.newIndexScan().step < 2 {
+	if (hi-lo)/e.newIndexScan(nil).step < 2 {
 		t.Fatalf("positions %d and %d are not chunks apart", lo, hi)
 	}
 	redirect := func(p, q uint32) {
@@ -181,5 +182,138 @@ func TestValidateReportsLowestIndexPosition(t *testing.T) {
 		if err := e.Validate(); !errors.Is(err, ErrInvariant) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("Validate = %v, want ErrInvariant naming %q", err, want)
 		}
+	}
+}
+
+// TestIndexCheckMatchesLookup damages the order index of a book at random,
+// thousands of times, and checks that Validate's two ways of checking it
+// agree on every damaged index: against the keys its pool scan notes
+// (without a migration) and by looking every entry up (the way it checks
+// during a migration, itself checked by TestValidateCatches). The damage
+// includes changes that leave the index valid (two entries of one cluster
+// swapped, both still reachable), which both must accept.
+func TestIndexCheckMatchesLookup(t *testing.T) {
+	e, err := New(Config{MaxOrders: 4096, MaxSymbols: 2, MaxLevels: 1000,
+		Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 1000},
+			{Symbol: MustSymbol("Y"), Tick: 1, BandMin: 1, BandMax: 1000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rng := rand.New(rand.NewPCG(7, 7))
+	seq := uint64(0)
+	for id := OrderID(1); seq < 3000; id++ {
+		sym := MustSymbol([2]string{"X", "Y"}[rng.IntN(2)])
+		c := Command{Kind: CmdNew, Symbol: sym, ID: id, Side: Buy, Type: Limit, TIF: GTC, Price: Price(1 + rng.IntN(500)), Qty: 3}
+		if rng.IntN(4) == 0 {
+			c = Command{Kind: CmdCancel, Symbol: sym, ID: OrderID(1 + rng.IntN(int(id)))}
+		}
+		seq++
+		if _, err := e.Apply(seq, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for e.h.IndexOld != 0 { // end any migration: both checks must apply
+		e.migrateIndex(migrateSteps)
+	}
+	if err := e.validateWith(false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.validateWith(true); err != nil {
+		t.Fatal(err)
+	}
+	img := append([]byte(nil), e.Arena()...)
+	lo, hi := e.h.IndexActive, 2*e.h.IndexActive
+	var occupied, empty []uint32
+	for p := lo; p < hi; p++ {
+		if *e.idx(p) != 0 {
+			occupied = append(occupied, p)
+		} else {
+			empty = append(empty, p)
+		}
+	}
+	pick := func(s []uint32) uint32 { return s[rng.IntN(len(s))] }
+	put := func(p uint32, ent uint64, tag uint8) { *e.idx(p), *e.tag(p) = ent, tag }
+	damage := []struct {
+		name string
+		do   func()
+	}{
+		{"swap two entries", func() {
+			p, q := pick(occupied), pick(occupied)
+			ep, tp, eq, tq := *e.idx(p), *e.tag(p), *e.idx(q), *e.tag(q)
+			put(p, eq, tq)
+			put(q, ep, tp)
+		}},
+		{"swap with the next position", func() {
+			p := pick(occupied)
+			q := lo + (p-lo+1)%(hi-lo)
+			ep, tp, eq, tq := *e.idx(p), *e.tag(p), *e.idx(q), *e.tag(q)
+			put(p, eq, tq)
+			put(q, ep, tp)
+		}},
+		{"empty an entry", func() { put(pick(occupied), 0, 0) }},
+		{"empty an entry, keep its tag", func() { *e.idx(pick(occupied)) = 0 }},
+		{"copy an entry to an empty position", func() {
+			p := pick(occupied)
+			put(pick(empty), *e.idx(p), *e.tag(p))
+		}},
+		{"copy an entry to the position after its cluster", func() {
+			p := pick(occupied)
+			q := p
+			for *e.idx(q) != 0 {
+				q = lo + (q-lo+1)%(hi-lo)
+			}
+			put(q, *e.idx(p), *e.tag(p))
+		}},
+		{"flip an entry bit", func() { *e.idx(pick(occupied)) ^= 1 << rng.IntN(64) }},
+		{"flip a tag bit", func() { *e.tag(pick(occupied)) ^= 1 << rng.IntN(8) }},
+		{"set bits in an empty position", func() {
+			p := pick(empty)
+			if rng.IntN(2) == 0 {
+				*e.idx(p) = 1 << rng.IntN(64)
+			} else {
+				*e.tag(p) = uint8(1 + rng.IntN(255))
+			}
+		}},
+		{"point an entry at another slot", func() {
+			p := pick(occupied)
+			*e.idx(p) = *e.idx(p)&^0xffffffff | uint64(1+rng.IntN(int(e.h.PoolHigh)+2))
+		}},
+		{"an entry outside the table in use", func() {
+			p := pick(occupied)
+			q := uint32(1 + rng.IntN(int(lo)-1))
+			if rng.IntN(2) == 0 {
+				q = hi + uint32(rng.IntN(int(2*e.h.IndexCap-hi)))
+			}
+			put(q, *e.idx(p), *e.tag(p))
+		}},
+	}
+	accepted, rejected := map[string]int{}, map[string]int{}
+	for i := 0; i < 4000; i++ {
+		copy(e.Arena(), img)
+		d := damage[i%len(damage)]
+		d.do()
+		if rng.IntN(3) == 0 {
+			damage[rng.IntN(len(damage))].do()
+		}
+		keysErr, lookupErr := e.validateWith(false), e.validateWith(true)
+		if (keysErr == nil) != (lookupErr == nil) {
+			t.Fatalf("%s (round %d): checked against the pool's keys: %v; by lookups: %v", d.name, i, keysErr, lookupErr)
+		}
+		if keysErr == nil {
+			accepted[d.name]++
+		} else {
+			rejected[d.name]++
+		}
+	}
+	// Not blind, not paranoid: most damage is caught, and some (swaps
+	// inside a cluster) is not damage at all.
+	for _, d := range damage {
+		if rejected[d.name] == 0 {
+			t.Errorf("%s: never rejected", d.name)
+		}
+	}
+	if accepted["swap with the next position"] == 0 {
+		t.Errorf("no valid swap accepted: %v", accepted)
 	}
 }
