@@ -232,29 +232,37 @@ var (
 // record. It never panics, whatever b holds.
 func decodeRecord(b []byte, k segKey) (decoded, error) {
 	var d decoded
+	err := decodeInto(b, k, &d)
+	return d, err
+}
+
+// decodeInto is decodeRecord into *d, for the loops that decode every
+// record: a record returned by value through them was copied with wide
+// loads of narrower stores just made, each a store-forwarding stall.
+func decodeInto(b []byte, k segKey, d *decoded) error {
 	if len(b) < RecordHeaderLen {
 		if allZero(b) {
-			return d, errEnd
+			return errEnd
 		}
-		return d, errTruncated
+		return errTruncated
 	}
 	h := b[:RecordHeaderLen]
 	if allZero(h) {
-		return d, errEnd
+		return errEnd
 	}
 	n := binary.LittleEndian.Uint32(h[4:])
 	if uint64(n) > uint64(len(b)-RecordHeaderLen) {
-		return d, errLength
+		return errLength
 	}
 	size := recordSize(int(n))
 	if size > len(b) {
-		return d, errTruncated
+		return errTruncated
 	}
 	if recordTag(h) != k.tag {
-		return d, errTag
+		return errTag
 	}
 	if recordCRC(b[:size], k) != binary.LittleEndian.Uint32(h[0:]) {
-		return d, errChecksum
+		return errChecksum
 	}
 	d.Seq = binary.LittleEndian.Uint64(h[8:])
 	d.batch = binary.LittleEndian.Uint32(h[16:])
@@ -262,12 +270,12 @@ func decodeRecord(b []byte, k segKey) (decoded, error) {
 	d.Payload = b[RecordHeaderLen : RecordHeaderLen+int(n)]
 	d.size = size
 	if d.Seq == 0 {
-		return d, errSeqZero
+		return errSeqZero
 	}
 	if uint64(d.batch) >= d.Seq {
-		return d, errBatch
+		return errBatch
 	}
-	return d, nil
+	return nil
 }
 
 // segHeader is the decoded header of a segment.

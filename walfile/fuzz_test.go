@@ -85,7 +85,8 @@ func FuzzScanSegment(f *testing.F) {
 			it := newSegIter(seg, h)
 			want := uint64(1)
 			for range len(body) {
-				d, _, sp, end := it.next()
+				var d decoded
+				_, sp, end := it.next(&d)
 				if end {
 					break
 				}

@@ -16,6 +16,7 @@ type Reader struct {
 	i      int // segment being read; -1 before the first
 	buf    []byte
 	it     segIter
+	cur    decoded // the record next decoded
 	loaded bool
 	// complete is set when buf holds the whole segment, not only a prefix
 	// followed by zeros.
@@ -71,27 +72,28 @@ func (r *Reader) Next() (Record, error) {
 	if r.err != nil {
 		return Record{}, r.err
 	}
-	rec, err := r.next()
-	if err != nil {
+	if err := r.next(); err != nil {
 		r.err = err
+		return Record{}, err
 	}
-	return rec, err
+	return r.cur.Record, nil
 }
 
-func (r *Reader) next() (Record, error) {
+// next decodes the next record into r.cur.
+func (r *Reader) next() error {
 	for {
 		if r.bounded && (r.expect > r.limit || r.limit < max(r.from, 1)) {
 			// Nothing at or after from is durable yet; bytes past the
 			// durable sequence may be a write in progress.
-			return Record{}, io.EOF
+			return io.EOF
 		}
 		if r.i >= len(r.segs) {
-			return Record{}, r.atEnd()
+			return r.atEnd()
 		}
 		seg := r.segs[r.i]
 		if !r.loaded {
 			if r.expect != 0 && seg.first != r.expect {
-				return Record{}, fmt.Errorf("%w: segment %s offset 0: sequence gap: segment starts at %d, want %d", ErrCorrupt, seg.name, seg.first, r.expect)
+				return fmt.Errorf("%w: segment %s offset 0: sequence gap: segment starts at %d, want %d", ErrCorrupt, seg.name, seg.first, r.expect)
 			}
 			r.release()
 			if m, unmap, ok := mapSegment(r.fs, seg.path, false); ok {
@@ -102,18 +104,19 @@ func (r *Reader) next() (Record, error) {
 				}
 				sd, err := loadSegment(r.fs, seg.path, r.buf, false)
 				if err != nil {
-					return Record{}, err
+					return err
 				}
 				r.buf, r.complete = sd.b, sd.complete
 			}
 			h, err := checkSegHeader(r.buf, seg)
 			if err != nil {
-				return Record{}, err
+				return err
 			}
 			r.it = newSegIter(r.buf, h)
 			r.loaded = true
 		}
-		d, _, sp, end := r.it.next()
+		d := &r.cur
+		_, sp, end := r.it.next(d)
 		switch {
 		case end:
 			r.i++
@@ -125,7 +128,7 @@ func (r *Reader) next() (Record, error) {
 			// is the same.
 			sd, err := loadSegment(r.fs, seg.path, r.buf, true)
 			if err != nil {
-				return Record{}, err
+				return err
 			}
 			r.buf, r.complete = sd.b, true
 			r.it.b = sd.b
@@ -137,18 +140,18 @@ func (r *Reader) next() (Record, error) {
 					Bytes: sp.dataEnd - sp.off, Reason: sp.reason}
 				r.expect = sp.seq
 				r.i = len(r.segs)
-				return Record{}, r.atEnd()
+				return r.atEnd()
 			}
-			return Record{}, corruptErr(seg.name, sp)
+			return corruptErr(seg.name, sp)
 		}
 		r.expect = d.Seq + 1
 		if d.Seq < r.from {
 			continue
 		}
 		if r.bounded && d.Seq > r.limit {
-			return Record{}, io.EOF
+			return io.EOF
 		}
-		return d.Record, nil
+		return nil
 	}
 }
 

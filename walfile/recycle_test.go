@@ -128,7 +128,8 @@ func TestStaleNextSequenceAfterEnd(t *testing.T) {
 	{
 		it := newSegIter(old, segHeader{blockSize: 4096, firstSeq: 1, epoch: freshEpoch})
 		for {
-			d, off, sp, end := it.next()
+			var d decoded
+			off, sp, end := it.next(&d)
 			if end || sp != nil {
 				break
 			}

@@ -320,40 +320,40 @@ func newSegIter(b []byte, h segHeader) segIter {
 // segment it ends at the first record header that is not of this life (see
 // ownHeader) when no record valid under this life's key follows anywhere in
 // the segment: what lies after it is left from earlier lives of the file.
-func (it *segIter) next() (d decoded, off int64, sp *spot, end bool) {
+func (it *segIter) next(d *decoded) (off int64, sp *spot, end bool) {
 	off = it.off
 	rest := it.b[min(off, int64(len(it.b))):]
-	d, err := decodeRecord(rest, it.key)
+	err := decodeInto(rest, it.key, d)
 	switch {
 	case err == nil && d.Seq == it.expect:
 		it.off += int64(d.size)
 		it.expect++
-		return d, off, nil, false
+		return off, nil, false
 	case err == nil:
 		// A valid record in the expected place can only have been written
 		// there: it is never a torn write.
-		return d, off, &spot{off: off, at: off, seq: it.expect, later: off, laterSq: d.Seq,
+		return off, &spot{off: off, at: off, seq: it.expect, later: off, laterSq: d.Seq,
 			reason: fmt.Sprintf("sequence %d, want %d", d.Seq, it.expect), dataEnd: it.dataEnd(off)}, false
 	case it.recycled && !ownHeader(rest, it.key):
 		p := findOwn(it.b, off, it.key)
 		if p < 0 {
-			return d, off, nil, true
+			return off, nil, true
 		}
-		return d, off, &spot{off: off, at: off, seq: it.expect, later: -1,
+		return off, &spot{off: off, at: off, seq: it.expect, later: -1,
 			reason:  fmt.Sprintf("a record of this segment's life follows at offset %d", p),
 			dataEnd: it.dataEnd(off)}, false
 	case err == errEnd:
 		if allZero(rest) {
-			return d, off, nil, true
+			return off, nil, true
 		}
 		at := off
 		for at < int64(len(it.b)) && it.b[at] == 0 {
 			at++
 		}
-		return d, off, &spot{off: off, at: at, seq: it.expect, later: -1,
+		return off, &spot{off: off, at: at, seq: it.expect, later: -1,
 			reason: "non-zero bytes after the end of the data", dataEnd: it.dataEnd(off)}, false
 	default:
-		return d, off, &spot{off: off, at: off, seq: it.expect, later: -1,
+		return off, &spot{off: off, at: off, seq: it.expect, later: -1,
 			reason: err.Error(), dataEnd: it.dataEnd(off)}, false
 	}
 }
@@ -616,8 +616,9 @@ func scanLog(fs vfs.FS, dir string, full bool) (r *Report, buf []byte, release f
 		info.BlockSize = h.blockSize
 		info.Epoch = h.epoch
 		info.LastSeq = seg.first - 1
+		var d decoded
 		for {
-			d, off, sp, end := it.next()
+			off, sp, end := it.next(&d)
 			if end {
 				info.End = off
 				break

@@ -28,7 +28,8 @@ func spans(t testing.TB, name string, b []byte) []recordSpan {
 	it := newSegIter(b, h)
 	var out []recordSpan
 	for {
-		d, off, sp, end := it.next()
+		var d decoded
+		off, sp, end := it.next(&d)
 		if end {
 			return out
 		}
