@@ -66,16 +66,27 @@ func (c *Command) AppendBinary(dst []byte) []byte {
 
 // DecodeCommand decodes one command of exactly CommandSize bytes.
 func DecodeCommand(b []byte) (Command, error) {
+	var c Command
+	err := DecodeCommandInto(b, &c)
+	return c, err
+}
+
+// DecodeCommandInto is DecodeCommand into *c, which it sets to the zero
+// Command on error. A loop that decodes many commands into place (replay)
+// avoids copying each one: a struct copied right after its fields were
+// stored one by one is read back with wider loads, each a store-forwarding
+// stall.
+func DecodeCommandInto(b []byte, c *Command) error {
 	if len(b) != CommandSize {
-		return Command{}, fmt.Errorf("%w: %d bytes, want %d", ErrMalformed, len(b), CommandSize)
+		return c.fail(fmt.Errorf("%w: %d bytes, want %d", ErrMalformed, len(b), CommandSize))
 	}
 	if b[0] != CommandVersion {
-		return Command{}, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
+		return c.fail(fmt.Errorf("%w: version %d", ErrMalformed, b[0]))
 	}
 	if b[5]|b[6]|b[7] != 0 {
-		return Command{}, fmt.Errorf("%w: padding not zero", ErrMalformed)
+		return c.fail(fmt.Errorf("%w: padding not zero", ErrMalformed))
 	}
-	c := Command{
+	*c = Command{
 		Kind:   CommandKind(b[1]),
 		Side:   Side(b[2]),
 		Type:   OrderType(b[3]),
@@ -90,35 +101,41 @@ func DecodeCommand(b []byte) (Command, error) {
 	switch c.Kind {
 	case CmdDefineSymbol:
 		if enums || d != 0 {
-			return Command{}, fmt.Errorf("%w: S with order fields", ErrMalformed)
+			return c.fail(fmt.Errorf("%w: S with order fields", ErrMalformed))
 		}
 		c.Tick, c.BandMin, c.BandMax = Price(a), Price(bb), Price(cc)
 	case CmdNew:
 		if c.Side != Buy && c.Side != Sell {
-			return Command{}, fmt.Errorf("%w: side %d", ErrMalformed, b[2])
+			return c.fail(fmt.Errorf("%w: side %d", ErrMalformed, b[2]))
 		}
 		if c.Type != Limit && c.Type != Market {
-			return Command{}, fmt.Errorf("%w: type %d", ErrMalformed, b[3])
+			return c.fail(fmt.Errorf("%w: type %d", ErrMalformed, b[3]))
 		}
 		if c.TIF < GTC || c.TIF > POST {
-			return Command{}, fmt.Errorf("%w: tif %d", ErrMalformed, b[4])
+			return c.fail(fmt.Errorf("%w: tif %d", ErrMalformed, b[4]))
 		}
 		if bb > 0xFFFFFFFF {
-			return Command{}, fmt.Errorf("%w: account %d", ErrMalformed, bb)
+			return c.fail(fmt.Errorf("%w: account %d", ErrMalformed, bb))
 		}
 		c.ID, c.Account, c.Price, c.Qty = OrderID(a), Account(bb), Price(cc), Qty(d)
 	case CmdCancel:
 		if enums || bb|cc|d != 0 {
-			return Command{}, fmt.Errorf("%w: C with extra fields", ErrMalformed)
+			return c.fail(fmt.Errorf("%w: C with extra fields", ErrMalformed))
 		}
 		c.ID = OrderID(a)
 	case CmdReplace:
 		if enums || bb != 0 {
-			return Command{}, fmt.Errorf("%w: R with extra fields", ErrMalformed)
+			return c.fail(fmt.Errorf("%w: R with extra fields", ErrMalformed))
 		}
 		c.ID, c.Price, c.Qty = OrderID(a), Price(cc), Qty(d)
 	default:
-		return Command{}, fmt.Errorf("%w: kind %d", ErrMalformed, b[1])
+		return c.fail(fmt.Errorf("%w: kind %d", ErrMalformed, b[1]))
 	}
-	return c, nil
+	return nil
+}
+
+// fail zeroes c and returns err.
+func (c *Command) fail(err error) error {
+	*c = Command{}
+	return err
 }

@@ -70,6 +70,25 @@ func TestDecodeMalformed(t *testing.T) {
 		if _, err := DecodeCommand(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
+		// Into a command that holds another: left zero, nothing stale.
+		c := sampleCommands[1]
+		if err := DecodeCommandInto(b, &c); !errors.Is(err, ErrMalformed) || c != (Command{}) {
+			t.Errorf("%s: DecodeCommandInto: %v, left %+v", name, err, c)
+		}
+	}
+}
+
+// TestDecodeCommandIntoReused decodes every sample into one Command, each
+// after every other: replay decodes into entries it reuses, so no field of
+// the command decoded before may survive.
+func TestDecodeCommandIntoReused(t *testing.T) {
+	for _, prev := range sampleCommands {
+		for _, want := range sampleCommands {
+			c := prev
+			if err := DecodeCommandInto(want.AppendBinary(nil), &c); err != nil || c != want {
+				t.Fatalf("after %+v: decoded %+v, %v; want %+v", prev, c, err, want)
+			}
+		}
 	}
 }
 

@@ -28,15 +28,23 @@ func appendRecord(dst []byte, c *engine.Command, clientID, reqID uint64) []byte 
 
 // decodeRecord decodes the payload of a record of type typ.
 func decodeRecord(typ uint8, p []byte) (c engine.Command, clientID, reqID uint64, err error) {
+	err = decodeRecordInto(typ, p, &c, &clientID, &reqID)
+	return c, clientID, reqID, err
+}
+
+// decodeRecordInto is decodeRecord into *c, *clientID and *reqID, for
+// replay, which decodes every record in place (see
+// engine.DecodeCommandInto).
+func decodeRecordInto(typ uint8, p []byte, c *engine.Command, clientID, reqID *uint64) error {
 	if typ != RecordCommand {
-		return c, 0, 0, fmt.Errorf("%w: type %d", ErrRecord, typ)
+		return fmt.Errorf("%w: type %d", ErrRecord, typ)
 	}
 	if len(p) != RecordSize {
-		return c, 0, 0, fmt.Errorf("%w: %d bytes, want %d", ErrRecord, len(p), RecordSize)
+		return fmt.Errorf("%w: %d bytes, want %d", ErrRecord, len(p), RecordSize)
 	}
-	c, err = engine.DecodeCommand(p[:engine.CommandSize])
-	if err != nil {
-		return c, 0, 0, fmt.Errorf("%w: %v", ErrRecord, err)
+	if err := engine.DecodeCommandInto(p[:engine.CommandSize], c); err != nil {
+		return fmt.Errorf("%w: %v", ErrRecord, err)
 	}
-	return c, binary.LittleEndian.Uint64(p[48:]), binary.LittleEndian.Uint64(p[56:]), nil
+	*clientID, *reqID = binary.LittleEndian.Uint64(p[48:]), binary.LittleEndian.Uint64(p[56:])
+	return nil
 }

@@ -413,12 +413,15 @@ func readLog(r *walfile.Reader, out chan<- *replayBatch, applied <-chan *replayB
 				b.err = err
 				break
 			}
-			cmd, cid, reqID, err := decodeRecord(rec.Type, rec.Payload)
-			if err != nil {
+			// Decoded in place: each record is written once, not copied.
+			b.recs = b.recs[:len(b.recs)+1]
+			d := &b.recs[len(b.recs)-1]
+			d.seq, d.reason = rec.Seq, 0
+			if err := decodeRecordInto(rec.Type, rec.Payload, &d.cmd, &d.cid, &d.reqID); err != nil {
+				b.recs = b.recs[:len(b.recs)-1]
 				b.err = fmt.Errorf("%w: seq %d: %v", ErrRecovery, rec.Seq, err)
 				break
 			}
-			b.recs = append(b.recs, replayRec{seq: rec.Seq, cmd: cmd, cid: cid, reqID: reqID})
 		}
 		done := b.err != nil || len(b.recs) < replayBatchLen
 		select {

@@ -14,7 +14,9 @@ import (
 // tail of `bench recovery`'s data (1M resting orders, 1M uniformly random
 // commands) is decoded into batches first, then applied to a freshly loaded
 // snapshot, through applyBatches (engine, owner table, outcomes noted) or
-// through the engine alone with the same prefetching. ns/cmd is per
+// through the engine alone with the same prefetching. replay is the whole
+// pipeline (Node.replay: the reader and the applier on their goroutines),
+// reader the reader alone, its batches handed straight back. ns/cmd is per
 // command. A book just loaded from a snapshot is colder than the one
 // engine's BenchmarkColdTail builds in place (part of which is still in
 // the last-level cache), so the engine alone costs more here.
@@ -91,6 +93,39 @@ func BenchmarkReplayApplier(b *testing.B) {
 			}
 			close(in)
 			if err := n.applyBatches(in, out); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	lg, err := walfile.Open(filepath.Join(data, "wal"), walfile.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lg.Close()
+	n.log = lg
+	b.Run("replay", func(b *testing.B) {
+		run(b, func() {
+			if err := n.replay(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("reader", func(b *testing.B) {
+		run(b, func() {
+			r, err := n.log.NewReader(n.eng.LastSeq() + 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			const nbatches = 4
+			batches, applied := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
+			exited := make(chan error)
+			go func() { exited <- readBatches(r, n.dd, nbatches, batches, applied, nil) }()
+			for bt := range batches {
+				applied <- bt
+			}
+			close(applied)
+			if err := <-exited; err != nil {
 				b.Fatal(err)
 			}
 		})
