@@ -10,13 +10,18 @@
 //
 //	00000000000000000001.wal         records 1 … 4711
 //	00000000000000004712.wal         records 4712 …
-//	prealloc-3.tmp                   a segment being prepared (never holds records)
+//	prealloc-3.tmp                   a segment prepared or being prepared (never holds records)
 //	00000000000000004712.wal.broken  bytes cut from a torn tail, kept for inspection
 //	00000000000000000001.wal.recycle a dropped segment's file in the recycle pool
 //	LOCK                             flocked by the process that has the log open
 //
 // A segment is prepared by a background goroutine (the file pipeline) before
-// the current one fills. Its file is either taken from the recycle pool
+// the current one fills. One prepared and not yet used stays when the log
+// is closed or its process dies, and the next Open uses it, once it has
+// checked its size and fsynced it, rather than write another one while the
+// node recovers: a prepared file is created empty and only ever written
+// with zeros (the first segment of a log, prepared as prealloc-first.tmp,
+// gets its header under that name, so that one is removed). Its file is either taken from the recycle pool
 // (below) or created and written full of zeros and fsynced; either way it
 // is fully written, so later fdatasyncs never allocate blocks or change the
 // file size (an unwritten-extent file costs a journal commit on every

@@ -163,11 +163,6 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range tmps {
-		if err := fs.Remove(filepath.Join(dir, t)); err != nil {
-			return nil, err
-		}
-	}
 	pool, err := listRecycled(fs, dir)
 	if err != nil {
 		return nil, err
@@ -179,6 +174,25 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 			}
 		}
 		pool = pool[:keep]
+	}
+	// A segment the pipeline prepared before the log was last closed (or
+	// its process died) is as good as a new one once it has its full
+	// size: it was created empty and only ever written with zeros. Reusing
+	// it spares a restart writing a segment of zeros while it replays.
+	// Others (cut short, or of another size) are removed, and so is every
+	// one when the recycle pool has files, which the pipeline takes first.
+	var leftovers []string
+	for _, t := range tmps {
+		path := filepath.Join(dir, t)
+		if isPipelineTmp(t) && len(pool) == 0 && len(leftovers) < opts.PreparedSegments {
+			if size, isDir, err := fs.Stat(path); err == nil && !isDir && size == opts.SegmentSize {
+				leftovers = append(leftovers, path)
+				continue
+			}
+		}
+		if err := fs.Remove(path); err != nil {
+			return nil, err
+		}
 	}
 	l := &Log{
 		opts:   opts,
@@ -213,7 +227,7 @@ func open(dir string, opts Options, lock vfs.File) (*Log, error) {
 	// Close releases the buffers; this is for a log that is dropped
 	// without Close (its workers have stopped after a failure).
 	runtime.AddCleanup(l, (*ioMemory).free, l.mem)
-	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments, l.busy, pool, opts.RecycleSegments)
+	l.pipe = startPipeline(fs, dir, opts.SegmentSize, opts.directFlag(), opts.PreparedSegments, l.busy, pool, opts.RecycleSegments, leftovers...)
 	l.writtenSq = l.durable.Load()
 	l.synced = l.writtenSq
 	started := make(chan error, ioWorkers)

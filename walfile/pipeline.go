@@ -36,6 +36,8 @@ type pipeline struct {
 	// busy reports whether the log is writing; nil: never.
 	busy func() bool
 
+	leftovers []string // prepared files found by open, handed out first
+
 	poolMu  sync.Mutex
 	pool    []string // paths of recycled segment files, oldest first
 	poolMax int      // bound of the pool; ≤ 0: no pool
@@ -77,16 +79,13 @@ type prepared struct {
 	err      error
 }
 
-// discard closes a prepared file nobody will install. A zero-filled one is
-// removed (its name was never made durable); a recycled one stays in the
-// directory under its pool name and returns to the pool on the next Open.
+// discard closes a prepared file nobody will install. It stays in the
+// directory: a zero-filled one under its temporary name, which the next
+// Open reuses as a prepared segment (see open), a recycled one under its
+// pool name, which returns to the pool on the next Open.
 func (x prepared) discard(fs vfs.FS) {
-	if x.f == nil {
-		return
-	}
-	x.f.Close()
-	if !x.recycled {
-		fs.Remove(x.path)
+	if x.f != nil {
+		x.f.Close()
 	}
 }
 
@@ -95,7 +94,9 @@ var (
 	errUseRecycled     = errors.New("walfile: a recycled segment became available")
 )
 
-func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func() bool, pool []string, poolMax int) *pipeline {
+// leftovers are files an earlier pipeline prepared in dir, of size bytes
+// (see open): they are handed out first, after an fsync.
+func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func() bool, pool []string, poolMax int, leftovers ...string) *pipeline {
 	p := &pipeline{
 		fs: fs, dir: dir, size: size, flag: flag, busy: busy, pool: pool, poolMax: poolMax,
 		mem:   &ioMemory{},
@@ -111,6 +112,7 @@ func startPipeline(fs vfs.FS, dir string, size int64, flag, ahead int, busy func
 		zero = vfs.AlignedBuffer(n)
 	}
 	p.zero = zero
+	p.leftovers = leftovers
 	go p.run()
 	return p
 }
@@ -119,6 +121,22 @@ func (p *pipeline) run() {
 	defer close(p.done)
 	defer close(p.ch)
 	defer p.mem.free()
+	taken := make(map[string]bool, len(p.leftovers))
+	for _, path := range p.leftovers {
+		taken[path] = true
+		f, err := openLeftover(p.fs, path, p.size, p.flag)
+		if err != nil {
+			p.fs.Remove(path)
+			continue
+		}
+		p.ready.Add(1)
+		select {
+		case p.ch <- prepared{f: f, path: path, epoch: freshEpoch}:
+		case <-p.stopc:
+			prepared{f: f, path: path}.discard(p.fs)
+			return
+		}
+	}
 	for i := 0; ; i++ {
 		var x prepared
 		if path := p.take(); path != "" {
@@ -132,6 +150,9 @@ func (p *pipeline) run() {
 			x = prepared{f: f, path: path, epoch: epoch, recycled: true}
 		} else {
 			path := filepath.Join(p.dir, fmt.Sprintf("prealloc-%d%s", i, tmpExt))
+			if taken[path] {
+				continue // a leftover handed out above
+			}
 			f, err := prepareSegment(p.fs, path, p.size, p.flag, p.zero, p.stopc, p.yield)
 			if err == errUseRecycled {
 				continue
@@ -245,9 +266,8 @@ func (p *pipeline) get() (prepared, error) {
 	return x, nil
 }
 
-// stop ends the pipeline and removes the segments it prepared but nobody
-// took. Their names were never made durable; Open removes any that a crash
-// leaves behind.
+// stop ends the pipeline and closes the segments it prepared but nobody
+// took; they stay for the next Open (see discard).
 func (p *pipeline) stop() {
 	p.once.Do(func() {
 		close(p.stopc)
@@ -256,6 +276,45 @@ func (p *pipeline) stop() {
 			x.discard(p.fs)
 		}
 	})
+}
+
+// isPipelineTmp reports whether name is one the pipeline prepares segments
+// under (prealloc-N.tmp; not the first segment's prealloc-first.tmp, which
+// gets its header before its rename).
+func isPipelineTmp(name string) bool {
+	n, ok := strings.CutPrefix(name, "prealloc-")
+	if !ok {
+		return false
+	}
+	n, ok = strings.CutSuffix(n, tmpExt)
+	if !ok || n == "" {
+		return false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// openLeftover opens a segment an earlier pipeline prepared at path, checks
+// that it has its full size and fsyncs it (its zeros may not have been
+// durable when its process died).
+func openLeftover(fs vfs.FS, path string, size int64, flag int) (vfs.File, error) {
+	f, err := fs.OpenFile(path, os.O_RDWR|flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := f.Size(); err != nil || n != size {
+		f.Close()
+		return nil, fmt.Errorf("walfile: prepared segment %s: %d bytes, want %d (%v)", path, n, size, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // prepareSegment creates path full of zeros, size bytes, and fsyncs it.

@@ -1,10 +1,16 @@
 package walfile
 
 import (
+	"io"
 	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cowbook/cowbook/internal/vfs"
 )
 
 // TestPipelineYieldsToBusyLog: with a segment ready, the pipeline writes no
@@ -75,5 +81,121 @@ func TestPipelineYieldsToBusyLog(t *testing.T) {
 	x.discard(m)
 	if _, _, err := m.Stat(pool); err != nil {
 		t.Fatalf("a discarded recycled file must stay in the pool: %v", err)
+	}
+}
+
+// TestPreparedSegmentSurvivesClose: the segment the pipeline prepared and
+// nobody took stays after Close (or a crash), and the next Open hands it
+// out instead of writing a new one full of zeros, fsynced first; it is then
+// used like any fresh segment. Prepared files cut short, of another size or
+// of the first segment's name are removed.
+func TestPreparedSegmentSurvivesClose(t *testing.T) {
+	m := newMemFS(t)
+	opts := smallOpts(m)
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 10)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); l.pipe.ready.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no segment prepared")
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	names, _ := m.ReadDir(testDir)
+	var kept []string
+	for _, n := range names {
+		if isPipelineTmp(n) {
+			kept = append(kept, n)
+		}
+	}
+	if len(kept) != 1 {
+		t.Fatalf("after Close: %v, want one prepared segment kept", names)
+	}
+	// Leftovers Open must not reuse.
+	for name, size := range map[string]int64{
+		"prealloc-7" + tmpExt:     opts.SegmentSize / 2,
+		"prealloc-8" + tmpExt:     opts.SegmentSize * 2,
+		"prealloc-first" + tmpExt: opts.SegmentSize,
+	} {
+		f, err := m.OpenFile(testDir+"/"+name, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt(make([]byte, size), 0); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	// Count what the reopened log does to the files in its directory.
+	var mu sync.Mutex
+	ops := map[string]vfs.Op{}
+	watch := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		mu.Lock()
+		ops[filepath.Base(name)] |= op
+		mu.Unlock()
+		return nil
+	})
+	ro := opts
+	ro.FS = vfs.Inject(m, watch)
+	l, err = Open(testDir, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); l.pipe.ready.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no segment prepared after reopening")
+		}
+	}
+	mu.Lock()
+	if got := ops[kept[0]]; got&vfs.OpWrite != 0 || got&vfs.OpSync == 0 {
+		t.Errorf("prepared segment %s on reopening: %v, want synced and not written", kept[0], got)
+	}
+	for name, op := range ops {
+		if strings.HasPrefix(name, "prealloc-") && name != kept[0] && op&vfs.OpWrite != 0 {
+			t.Errorf("%s written (%v): a new segment of zeros although one was left", name, op)
+		}
+	}
+	mu.Unlock()
+	for _, name := range []string{"prealloc-7", "prealloc-8", "prealloc-first"} {
+		if _, _, err := m.Stat(testDir + "/" + name + tmpExt); err == nil {
+			t.Errorf("%s%s left in place", name, tmpExt)
+		}
+	}
+	// The reused file carries records like any other: across several
+	// segment switches, then read back whole after another reopening.
+	appendN(t, l, 3000)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := l.NextSeq(); got != 3011 {
+		t.Fatalf("next seq %d after reopening, want 3011", got)
+	}
+	r, err := l.NewReader(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	n := 0
+	for ; ; n++ {
+		if _, err := r.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n != 3010 {
+		t.Fatalf("read %d records, want 3010", n)
 	}
 }

@@ -16,9 +16,11 @@ func buildLog(t *testing.T, n int) (map[string][]byte, []string, Options) {
 	ref := newMemFS(t)
 	opts := Options{FS: ref, SegmentSize: 16 << 10, MaxBatch: 2 << 10}
 	files := buildBatches(t, opts, ref, n)
-	var names []string
+	var names []string // the segments (files also holds the prepared one)
 	for nm := range files {
-		names = append(names, nm)
+		if _, ok := parseSegmentName(nm); ok {
+			names = append(names, nm)
+		}
 	}
 	sort.Strings(names)
 	return files, names, opts
