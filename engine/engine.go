@@ -225,23 +225,76 @@ func (e *Engine) indexTables() []uint32 {
 
 // checkIndexTable checks that the tag and entry of every position of the
 // table of size t agree and that every entry names a slot below the pool's
-// high-water mark, and returns the number of entries.
+// high-water mark, and returns the number of entries. A large table is
+// checked in two halves on two goroutines: Attach runs this on every
+// snapshot a node recovers from, before anything else can run.
 func (e *Engine) checkIndexTable(t uint32) (uint32, error) {
-	n := uint32(0)
-	for p := t; p < 2*t; p++ {
+	if t < indexSplitMin {
+		return e.checkIndexPositions(t, 2*t)
+	}
+	type half struct {
+		n   uint32
+		err error
+	}
+	mid := t + t/2
+	hi := make(chan half, 1)
+	go func() {
+		n, err := e.checkIndexPositions(mid, 2*t)
+		hi <- half{n, err}
+	}()
+	n, err := e.checkIndexPositions(t, mid)
+	h := <-hi
+	switch {
+	case err != nil:
+		return 0, err
+	case h.err != nil:
+		return 0, h.err
+	}
+	return n + h.n, nil
+}
+
+// indexSplitMin is the smallest table checkIndexTable splits (a variable
+// for tests).
+var indexSplitMin uint32 = 1 << 18
+
+// checkIndexPositions is checkIndexTable for positions [lo, hi) of one
+// table. It first checks them without a branch per position (whether a
+// position is occupied is a coin toss a branch would mispredict), and only
+// looks for the first bad one once it knows there is one.
+func (e *Engine) checkIndexPositions(lo, hi uint32) (uint32, error) {
+	ents := unsafe.Slice(e.idx(lo), hi-lo)
+	tags := unsafe.Slice(e.tag(lo), len(ents))
+	high := e.h.PoolHigh
+	var n, bad uint32
+	for i, ent := range ents {
+		slot := uint32(ent)
+		var occ, above uint32
+		if slot != 0 {
+			occ = 1
+		}
+		if slot > high {
+			above = 1
+		}
+		// An occupied position carries its hash's tag, an empty one no
+		// tag and no hash bits.
+		want := uint8(occ) * tagOf(uint32(ent>>32))
+		bad |= uint32(tags[i]^want) | (1-occ)*uint32(ent>>32) | above
+		n += occ
+	}
+	if bad == 0 {
+		return n, nil
+	}
+	for p := lo; p < hi; p++ {
 		ent := *e.idx(p)
 		slot := uint32(ent)
 		if tg := *e.tag(p); (slot == 0 && (tg != 0 || ent != 0)) || (slot != 0 && tg != tagOf(uint32(ent>>32))) {
 			return 0, fmt.Errorf("order index position %d: tag %#x does not match entry %#x", p, tg, ent)
 		}
-		if slot != 0 {
-			if slot > e.h.PoolHigh {
-				return 0, fmt.Errorf("order index position %d: slot %d above high-water mark %d", p, slot, e.h.PoolHigh)
-			}
-			n++
+		if slot > e.h.PoolHigh {
+			return 0, fmt.Errorf("order index position %d: slot %d above high-water mark %d", p, slot, e.h.PoolHigh)
 		}
 	}
-	return n, nil
+	return 0, fmt.Errorf("order index positions %d..%d: check failed without a bad position", lo, hi-1)
 }
 
 // checkSymbolRecord checks that symbol i's sections lie inside the used heap

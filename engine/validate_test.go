@@ -317,3 +317,63 @@ func TestIndexCheckMatchesLookup(t *testing.T) {
 		t.Errorf("no valid swap accepted: %v", accepted)
 	}
 }
+
+// TestAttachChecksEveryIndexPosition damages one position of the order
+// index at a time, at random, and checks that Attach (which runs before
+// anything else on a snapshot) rejects it and names that position, with
+// the table checked whole and in two halves on two goroutines.
+func TestAttachChecksEveryIndexPosition(t *testing.T) {
+	e, err := New(Config{MaxOrders: 4096, MaxSymbols: 1, MaxLevels: 1000,
+		Symbols: []SymbolSpec{{Symbol: MustSymbol("X"), Tick: 1, BandMin: 1, BandMax: 1000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	for seq := uint64(1); seq <= 1500; seq++ {
+		c := Command{Kind: CmdNew, Symbol: MustSymbol("X"), ID: OrderID(seq), Side: Buy, Type: Limit, TIF: GTC, Price: Price(1 + rng.IntN(400)), Qty: 3}
+		if _, err := e.Apply(seq, &c, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for e.h.IndexOld != 0 {
+		e.migrateIndex(migrateSteps)
+	}
+	mem, err := AllocArena(len(e.Arena()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer FreeArena(mem)
+	lo, hi := e.h.IndexActive, 2*e.h.IndexActive
+	defer func(v uint32) { indexSplitMin = v }(indexSplitMin)
+	for _, split := range []uint32{1, 1 << 30} {
+		indexSplitMin = split
+		copy(mem, e.Arena())
+		if _, err := Attach(mem); err != nil {
+			t.Fatalf("split at %d: undamaged arena: %v", split, err)
+		}
+		for i := 0; i < 400; i++ {
+			copy(mem, e.Arena())
+			x, err := Attach(mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := lo + uint32(rng.IntN(int(hi-lo)))
+			ent, tag := x.idx(p), x.tag(p)
+			switch occupied := *ent != 0; {
+			case occupied && i%2 == 0:
+				*tag ^= 1 << rng.IntN(7) // stays a tag (top bit set), the wrong one
+			case occupied:
+				*ent = *ent&^0xffffffff | uint64(x.h.PoolHigh+1+uint32(rng.IntN(100)))
+			case i%2 == 0:
+				*tag = 0x80 | uint8(rng.IntN(128))
+			default:
+				*ent = uint64(1+rng.IntN(1<<31)) << 32
+			}
+			want := fmt.Sprintf("order index position %d:", p)
+			if _, err := Attach(mem); !errors.Is(err, ErrLayout) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("split at %d, round %d: Attach = %v, want ErrLayout naming %q", split, i, err, want)
+			}
+		}
+	}
+}
