@@ -17,13 +17,13 @@ func TestBenchRecovery(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, k := range []string{"orders", "tail_commands", "snapshot_load_ms", "replay_ms", "validate_ms", "rto_ms", "replay_commands_per_sec", "genesis_rto_ms", "standard_tail_rto_ms", "standard_tail_replay_ms", "standard_tail_validate_ms", "standard_tail_replay_commands_per_sec", "cold_log_rto_ms", "cold_log_open_ms", "cold_log_replay_ms", "cold_log_snapshot_load_ms"} {
+	for _, k := range []string{"orders", "tail_commands", "snapshot_load_ms", "replay_ms", "validate_ms", "rto_ms", "replay_commands_per_sec", "genesis_rto_ms", "standard_tail_rto_ms", "standard_tail_replay_ms", "standard_tail_validate_ms", "standard_tail_replay_commands_per_sec", "cold_log_rto_ms", "cold_log_open_ms", "cold_log_replay_ms", "cold_log_snapshot_load_ms", "first_restart_rto_ms", "first_restart_log_open_ms"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("missing %s in %s", k, out)
 		}
 	}
 	if got["orders"] != 2000 || got["tail_commands"] != 3000 || got["rto_ms"] <= 0 || got["genesis_rto_ms"] <= 0 || got["replay_commands_per_sec"] <= 0 ||
-		got["standard_tail_rto_ms"] <= 0 || got["standard_tail_replay_commands_per_sec"] <= 0 || got["cold_log_rto_ms"] <= 0 {
+		got["standard_tail_rto_ms"] <= 0 || got["standard_tail_replay_commands_per_sec"] <= 0 || got["cold_log_rto_ms"] <= 0 || got["first_restart_rto_ms"] <= 0 {
 		t.Fatalf("implausible: %s", out)
 	}
 	// A missing --data directory is created; one that cannot be (its
