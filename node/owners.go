@@ -86,16 +86,33 @@ func (t *ownerTable) get(slot uint32) uint64 {
 // command's reports are queued: the new order may rest in the slot of a
 // maker it filled, whose owner those reports needed.
 func (t *ownerTable) track(cid uint64, events []engine.Event) {
-	if len(events) == 0 {
+	if slot := restingSlot(events); slot != 0 {
+		t.set(slot, cid)
 		return
 	}
-	if ev := &events[0]; ev.Kind == engine.EvAccepted && ev.Slot != 0 && uint64(ev.Slot) < t.slots {
-		binary.LittleEndian.PutUint64(t.mem[ownerHeader+int(ev.Slot)*ownerEntry:], cid)
-		return
+	if len(events) > 0 {
+		if ev := &events[0]; ev.Kind == engine.EvCancelled && ev.Slot != 0 && uint64(ev.Slot) < t.slots {
+			// The engine hands out the slot a cancel frees to the next
+			// order that rests: on a large book its entry is long out of
+			// the cache.
+			prefetch.Line(unsafe.Pointer(&t.mem[ownerHeader+int(ev.Slot)*ownerEntry]))
+		}
 	}
-	if ev := &events[0]; ev.Kind == engine.EvCancelled && ev.Slot != 0 && uint64(ev.Slot) < t.slots {
-		// The engine hands out the slot a cancel frees to the next order
-		// that rests: on a large book its entry is long out of the cache.
-		prefetch.Line(unsafe.Pointer(&t.mem[ownerHeader+int(ev.Slot)*ownerEntry]))
+}
+
+// restingSlot returns the pool slot of the order a command left resting,
+// from its events, or 0 if none rests.
+func restingSlot(events []engine.Event) uint32 {
+	if len(events) > 0 && events[0].Kind == engine.EvAccepted {
+		return events[0].Slot
+	}
+	return 0
+}
+
+// set records cid as the owner of the order resting in slot (nothing for
+// slot 0 or one out of range).
+func (t *ownerTable) set(slot uint32, cid uint64) {
+	if slot != 0 && uint64(slot) < t.slots {
+		binary.LittleEndian.PutUint64(t.mem[ownerHeader+int(slot)*ownerEntry:], cid)
 	}
 }

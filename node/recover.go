@@ -215,17 +215,20 @@ func (n *Node) replay() error {
 	}
 	defer r.Close()
 	// Replay is a pipeline of two goroutines passing batches, one per
-	// core: this one applies them to the engine and the owner table; the
-	// other reads, checks and decodes records a batch ahead, and records
-	// the outcomes of the batches applied in the idempotency table (a
-	// table apart from the engine's state, written in sequence order).
+	// core: this one applies them to the engine; the other reads, checks
+	// and decodes records a batch ahead, and records what the batches
+	// applied left (in sequence order, in tables apart from the engine's
+	// state): their outcomes in the idempotency table and the owners of
+	// the orders they left resting in the owner table, which nothing
+	// reads until replay is over. Each of those is a store at a random
+	// place in a large table, off the engine's core.
 	const nbatches = 4
 	batches, applied := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
 	stop, exited := make(chan struct{}), make(chan struct{})
 	var rerr error // the reader's: the idempotency table refused an outcome
 	go func() {
 		defer close(exited)
-		rerr = readBatches(r, n.dd, nbatches, batches, applied, stop)
+		rerr = readBatches(r, n.dd, n.ot, nbatches, batches, applied, stop)
 	}()
 	err = n.applyBatches(batches, applied)
 	if err != nil {
@@ -247,8 +250,8 @@ func (n *Node) replay() error {
 }
 
 // applyBatches is replay's applier: it applies each batch it receives to
-// the engine and the owner table, notes each outcome in the batch and
-// sends the batch back on applied. It returns at the first error, or when
+// the engine, notes in the batch each command's outcome and the slot its
+// order rests in, and sends the batch back on applied. It returns at the first error, or when
 // batches is closed.
 func (n *Node) applyBatches(batches <-chan *replayBatch, applied chan<- *replayBatch) error {
 	d := engine.PrefetchDistance()
@@ -279,8 +282,7 @@ func (n *Node) applyBatches(batches <-chan *replayBatch, applied chan<- *replayB
 			if err != nil {
 				return err
 			}
-			rec.reason = out.Reason
-			n.ot.track(rec.cid, n.events)
+			rec.reason, rec.rests = out.Reason, restingSlot(n.events)
 			n.rec.Replayed++
 		}
 		if b.err != nil {
@@ -323,6 +325,7 @@ type replayRec struct {
 	cmd        engine.Command
 	cid, reqID uint64
 	reason     wire.Reason // the outcome's, set by the applier
+	rests      uint32      // the slot the command's order rests in (0: none), set by the applier
 }
 
 // replayBatch is a run of decoded records; err, when set, is what stopped
@@ -334,10 +337,11 @@ type replayBatch struct {
 
 // readBatches reads r to its end in batches of decoded records, sends
 // them on out and closes it. It takes back the batches the applier sends
-// on applied, records their outcomes in dd and reuses them; once the log
+// on applied, records their outcomes in dd and the owners of the orders
+// they left resting in ot, and reuses them; once the log
 // is read it serves applied until it is closed. It returns the first error
 // of dd, and stops early when stop is closed.
-func readBatches(r *walfile.Reader, dd *gateway.Dedupe, nbatches int, out chan<- *replayBatch, applied <-chan *replayBatch, stop <-chan struct{}) error {
+func readBatches(r *walfile.Reader, dd *gateway.Dedupe, ot *ownerTable, nbatches int, out chan<- *replayBatch, applied <-chan *replayBatch, stop <-chan struct{}) error {
 	free := make([]*replayBatch, 0, nbatches)
 	for range nbatches {
 		free = append(free, &replayBatch{recs: make([]replayRec, 0, replayBatchLen)})
@@ -348,6 +352,7 @@ func readBatches(r *walfile.Reader, dd *gateway.Dedupe, nbatches int, out chan<-
 			if err := recordOutcome(dd, rec.cid, rec.reqID, gateway.Outcome{Seq: rec.seq, Reason: rec.reason}); err != nil {
 				return err
 			}
+			ot.set(rec.rests, rec.cid)
 		}
 		b.recs = b.recs[:0]
 		free = append(free, b)
@@ -416,7 +421,7 @@ func readLog(r *walfile.Reader, out chan<- *replayBatch, applied <-chan *replayB
 			// Decoded in place: each record is written once, not copied.
 			b.recs = b.recs[:len(b.recs)+1]
 			d := &b.recs[len(b.recs)-1]
-			d.seq, d.reason = rec.Seq, 0
+			d.seq, d.reason, d.rests = rec.Seq, 0, 0
 			if err := decodeRecordInto(rec.Type, rec.Payload, &d.cmd, &d.cid, &d.reqID); err != nil {
 				b.recs = b.recs[:len(b.recs)-1]
 				b.err = fmt.Errorf("%w: seq %d: %v", ErrRecovery, rec.Seq, err)

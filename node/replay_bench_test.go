@@ -120,7 +120,7 @@ func BenchmarkReplayApplier(b *testing.B) {
 			const nbatches = 4
 			batches, applied := make(chan *replayBatch, nbatches), make(chan *replayBatch, nbatches)
 			exited := make(chan error)
-			go func() { exited <- readBatches(r, n.dd, nbatches, batches, applied, nil) }()
+			go func() { exited <- readBatches(r, n.dd, n.ot, nbatches, batches, applied, nil) }()
 			for bt := range batches {
 				applied <- bt
 			}
