@@ -62,7 +62,13 @@ func Newest(dir string, opts Options) (Info, []Skipped, error) {
 // loads; dst then holds partial data. Recovery uses it rather than Newest
 // followed by Load, which would decompress the snapshot twice.
 func LoadNewest(dir string, dst []byte, opts Options) (Info, []Skipped, error) {
-	return newest(dir, opts, func(path string) (Info, error) { return Load(path, dst, opts) })
+	return newest(dir, opts, func(path string) (Info, error) {
+		info, err := Load(path, dst, opts)
+		if err != nil {
+			opts.ZeroedDst = false // dst holds what the failed Load wrote
+		}
+		return info, err
+	})
 }
 
 func newest(dir string, opts Options, try func(path string) (Info, error)) (Info, []Skipped, error) {

@@ -14,11 +14,13 @@ import (
 )
 
 // smallSnapshot returns a snapshot file of a few blocks holding both
-// compressed and raw blocks and a short last block, and its arena.
+// compressed and raw blocks, an all-zero block and a short last block, and
+// its arena.
 func smallSnapshot(t testing.TB) (file, arena []byte) {
 	t.Helper()
 	const bs = mmapsnap.MinBlockSize
 	arena = append(payload("orders", bs, 3), payload("random", bs, 4)...)
+	arena = append(arena, make([]byte, bs)...) // all zeros: see Options.ZeroedDst
 	arena = append(arena, payload("mixed", bs/2+5, 5)...)
 	m := newMemDir(t, "/s")
 	in := mustWrite(t, m, "/s", 1, arena, mmapsnap.Options{BlockSize: bs, Workers: 2})
@@ -31,8 +33,10 @@ func smallSnapshot(t testing.TB) (file, arena []byte) {
 
 // loadBytes runs Verify and Load on file (as a MemFS file) and returns both
 // errors; dst is compared with arena whenever a Load succeeds. Load runs
-// twice, with and without the raw CRC check, and the returned Load error is
-// nil only if both succeed: detection must not depend on the raw CRC.
+// with and without the raw CRC check, each into a destination of garbage
+// and into a zeroed one with Options.ZeroedDst, and the returned Load error
+// is nil only if all succeed: detection must depend neither on the raw CRC
+// nor on the zero-block path.
 func loadBytes(t *testing.T, file, arena []byte) (verr, lerr error) {
 	return loadBytesWorkers(t, file, arena, 2)
 }
@@ -43,17 +47,24 @@ func loadBytesWorkers(t *testing.T, file, arena []byte, workers int) (verr, lerr
 	putFile(t, m, "/c/f.snap", file)
 	opts := mmapsnap.Options{FS: m, Workers: workers}
 	_, verr = mmapsnap.Verify("/c/f.snap", opts)
-	var errs [2]error
-	for i, skip := range []bool{false, true} {
+	var errs [4]error
+	for i := range errs {
 		dst := make([]byte, len(arena))
-		opts.SkipRawCRC = skip
+		opts.SkipRawCRC, opts.ZeroedDst = i&1 == 1, i&2 == 2
+		if !opts.ZeroedDst {
+			for j := range dst {
+				dst[j] = 0xA5
+			}
+		}
 		_, errs[i] = mmapsnap.Load("/c/f.snap", dst, opts)
 		if errs[i] == nil && !bytes.Equal(dst, arena) {
-			t.Fatalf("Load (SkipRawCRC %v) returned nil with a different arena", skip)
+			t.Fatalf("Load (SkipRawCRC %v, ZeroedDst %v) returned nil with a different arena", opts.SkipRawCRC, opts.ZeroedDst)
 		}
 	}
-	if (errs[0] == nil) != (errs[1] == nil) {
-		t.Fatalf("Load with the raw CRC check: %v; without: %v", errs[0], errs[1])
+	for i := range errs {
+		if (errs[i] == nil) != (errs[0] == nil) {
+			t.Fatalf("Load verdicts differ (SkipRawCRC, ZeroedDst: 00 01 10 11 as i&1, i&2): %v", errs)
+		}
 	}
 	lerr = errs[0]
 	return verr, lerr

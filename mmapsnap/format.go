@@ -203,6 +203,7 @@ type layout struct {
 	offsets     []int64 // payload offset of each block (after its block header)
 	storedBytes int64   // sum of payload lengths
 	footerCRC   uint32
+	zeroedDst   bool // Load's destination holds zeros (Options.ZeroedDst)
 }
 
 // encodeFooter fills the footer; crcSoFar covers header and index. It

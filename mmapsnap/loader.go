@@ -36,6 +36,7 @@ func Load(path string, dst []byte, opts Options) (Info, error) {
 		return Info{}, fmt.Errorf("mmapsnap: %s: destination holds %d bytes, arena is %d", path, len(dst), l.ArenaSize)
 	}
 	bs := int64(l.blockSize)
+	l.zeroedDst = opts.ZeroedDst
 	err = l.decodeBlocks(data, path, opts.Workers, !opts.SkipRawCRC, func(_, i int) []byte {
 		off := int64(i) * bs
 		return dst[off : off+int64(l.blocks[i].raw)]
@@ -218,6 +219,19 @@ func (l *layout) decodeBlock(data []byte, path string, i int, rawCheck bool, out
 	}
 	payload := data[off : off+int64(e.stored)]
 	out = out[:len(out):len(out)]
+	if l.zeroedDst && !e.isRaw() && lz4Zeros(payload, len(out)) {
+		// out already holds what the block decodes to.
+		if c := crc(payload); c != e.storedCRC {
+			return fmt.Errorf("%w: %s: block %d payload at offset %d: CRC %08x, stored %08x", ErrChecksum, path, i, off, c, e.storedCRC)
+		}
+		if rawCheck {
+			if c := zeroSum(v, len(out)); c != e.rawSum {
+				return fmt.Errorf("%w: %s: block %d at offset %d: uncompressed checksum %016x, stored %016x", ErrChecksum, path, i, off, c, e.rawSum)
+			}
+		}
+		touchPages(out)
+		return nil
+	}
 	var decodeErr error
 	if e.isRaw() {
 		copy(out, payload)

@@ -47,6 +47,15 @@ type Options struct {
 	// decompression itself or in memory, which the engine's state checksum
 	// (Meta.StateChecksum) can cover instead. Verify ignores it.
 	SkipRawCRC bool
+	// ZeroedDst tells Load that its destination holds only zeros, as fresh
+	// anonymous memory does (engine.AllocArena): a block that decompresses
+	// to zeros, most of a sparse arena, is then checked without being
+	// written. Its stored CRC is checked as always, its raw checksum
+	// against that of zeros (unless SkipRawCRC), and each of its pages
+	// gets one write, so that Load leaves the memory faulted in as a full
+	// write would. LoadNewest clears it after a failed Load, which leaves
+	// its destination written. Verify ignores it.
+	ZeroedDst bool
 }
 
 // EnsureDefaults fills in the zero fields and returns o.

@@ -144,7 +144,9 @@ func (n *Node) loadSnapshot(cfg engine.Config) error {
 	if err != nil {
 		return err
 	}
-	info, skipped, err := mmapsnap.LoadNewest(n.snapDir(), mem, n.snapOpts())
+	sopts := n.snapOpts()
+	sopts.ZeroedDst = true // mem is fresh from AllocArena
+	info, skipped, err := mmapsnap.LoadNewest(n.snapDir(), mem, sopts)
 	for _, s := range skipped {
 		rec.Skipped = append(rec.Skipped, fmt.Sprintf("%s: %v", s.Path, s.Err))
 	}
