@@ -125,15 +125,23 @@ func (p *pipeline) run() {
 	for _, path := range p.leftovers {
 		taken[path] = true
 		f, err := openLeftover(p.fs, path, p.size, p.flag)
-		if err != nil {
+		if errors.Is(err, errLeftoverSize) {
 			p.fs.Remove(path)
 			continue
 		}
-		p.ready.Add(1)
+		x := prepared{f: f, path: path, epoch: freshEpoch, err: err}
+		if err == nil {
+			p.ready.Add(1)
+		}
 		select {
-		case p.ch <- prepared{f: f, path: path, epoch: freshEpoch}:
+		case p.ch <- x:
+			if err != nil {
+				// As when preparing a new one fails: the log fails when
+				// it needs the segment.
+				return
+			}
 		case <-p.stopc:
-			prepared{f: f, path: path}.discard(p.fs)
+			x.discard(p.fs)
 			return
 		}
 	}
@@ -298,9 +306,14 @@ func isPipelineTmp(name string) bool {
 	return true
 }
 
+// errLeftoverSize: a prepared segment left by an earlier pipeline is not of
+// the segment size (Open checked it; the pipeline checks again).
+var errLeftoverSize = errors.New("walfile: prepared segment of another size")
+
 // openLeftover opens a segment an earlier pipeline prepared at path, checks
 // that it has its full size and fsyncs it (its zeros may not have been
-// durable when its process died).
+// durable when its process died). A failed open or fsync is returned as
+// it is, and fails the log as a failure to prepare a new segment would.
 func openLeftover(fs vfs.FS, path string, size int64, flag int) (vfs.File, error) {
 	f, err := fs.OpenFile(path, os.O_RDWR|flag, 0)
 	if err != nil {
@@ -308,7 +321,10 @@ func openLeftover(fs vfs.FS, path string, size int64, flag int) (vfs.File, error
 	}
 	if n, err := f.Size(); err != nil || n != size {
 		f.Close()
-		return nil, fmt.Errorf("walfile: prepared segment %s: %d bytes, want %d (%v)", path, n, size, err)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s: %d bytes, want %d", errLeftoverSize, path, n, size)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()

@@ -1,6 +1,7 @@
 package walfile
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -197,5 +198,70 @@ func TestPreparedSegmentSurvivesClose(t *testing.T) {
 	}
 	if n != 3010 {
 		t.Fatalf("read %d records, want 3010", n)
+	}
+}
+
+// TestPreparedSegmentSyncFails: when the fsync of a segment left prepared
+// fails on reopening, the file is not used and the log fails, never
+// retrying the fsync, when it needs the next segment: records already
+// durable stay so, later ones are refused.
+func TestPreparedSegmentSyncFails(t *testing.T) {
+	m := newMemFS(t)
+	opts := smallOpts(m)
+	l, err := Open(testDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); l.pipe.ready.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no segment prepared")
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var syncs atomic.Int32
+	fail := vfs.InjectorFunc(func(op vfs.Op, name string) error {
+		if op == vfs.OpSync && isPipelineTmp(filepath.Base(name)) {
+			if syncs.Add(1) > 1 {
+				t.Errorf("fsync of %s retried", name)
+			}
+			return vfs.ErrIO
+		}
+		return nil
+	})
+	ro := opts
+	ro.FS = vfs.Inject(m, fail)
+	l, err = Open(testDir, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var buf [64]byte
+	var durable uint64
+	for i := 0; i < 10000; i++ {
+		seq, err := l.Append(1, buf[:])
+		if err != nil {
+			if !errors.Is(err, ErrFailed) {
+				t.Fatalf("append %d: %v, want ErrFailed", i, err)
+			}
+			break
+		}
+		if err := l.WaitDurable(seq); err != nil {
+			if !errors.Is(err, ErrFailed) {
+				t.Fatalf("seq %d: %v, want ErrFailed", seq, err)
+			}
+			break
+		}
+		durable = seq
+	}
+	if syncs.Load() != 1 {
+		t.Fatalf("%d fsyncs of the prepared segment, want 1", syncs.Load())
+	}
+	if durable == 0 || l.DurableSeq() != durable {
+		t.Fatalf("durable %d, log says %d", durable, l.DurableSeq())
+	}
+	if _, err := l.Append(1, buf[:]); !errors.Is(err, ErrFailed) {
+		t.Fatalf("append after the failure: %v", err)
 	}
 }
