@@ -16,18 +16,20 @@
 //	LOCK                             flocked by the process that has the log open
 //
 // A segment is prepared by a background goroutine (the file pipeline) before
-// the current one fills. One prepared and not yet used stays when the log
-// is closed or its process dies, and the next Open uses it, once it has
-// checked its size and fsynced it, rather than write another one while the
-// node recovers: a prepared file is created empty and only ever written
-// with zeros (the first segment of a log, prepared as prealloc-first.tmp,
-// gets its header under that name, so that one is removed). Its file is either taken from the recycle pool
+// the current one fills. Its file is either taken from the recycle pool
 // (below) or created and written full of zeros and fsynced; either way it
 // is fully written, so later fdatasyncs never allocate blocks or change the
 // file size (an unwritten-extent file costs a journal commit on every
 // fdatasync). When the log moves to it, the writer writes its header block
 // (with the file's new epoch) and fdatasyncs, renames it to its final name
 // and fsyncs the directory; only then does it write records into it.
+// A zero-filled segment prepared and not yet used stays when the log is
+// closed or its process dies, and the next Open uses it (after checking its
+// size and fsyncing it) rather than write another one while the node
+// recovers, unless the recycle pool has files: a prepared file is created
+// empty and only ever written with zeros. The first segment of a new log,
+// prepared as prealloc-first.tmp, gets its header under that name, so that
+// one is removed, as is any file cut short.
 // Segments that only hold records before a snapshot are dropped by
 // TruncateBefore, oldest first, so the remaining log is always contiguous.
 //
