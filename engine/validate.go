@@ -1,13 +1,13 @@
 package engine
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/cowbook/cowbook/internal/prefetch"
+	"github.com/cowbook/cowbook/internal/zeros"
 )
 
 // ErrInvariant is returned by Validate, wrapped with the first violation
@@ -329,25 +329,12 @@ func (e *Engine) validateIndexRange(keys *poolKeys, lo, hi uint32) (uint32, erro
 	return entries, nil
 }
 
-// zeroPage is compared against, a page at a time, to find non-zero bytes.
-var zeroPage [4096]byte
-
 // checkIndexEmpty checks that positions [lo, hi), outside the tables in
-// use, are empty: it compares a page at a time, and only looks for the
-// first position that is not once it knows there is one.
+// use, are empty: it compares them with zeros a large piece at a time, and
+// only looks for the first position that is not once it knows there is one.
 func (e *Engine) checkIndexEmpty(lo, hi uint32) error {
-	zero := func(b []byte) bool {
-		for len(b) > 0 {
-			n := min(len(b), len(zeroPage))
-			if !bytes.Equal(b[:n], zeroPage[:n]) {
-				return false
-			}
-			b = b[n:]
-		}
-		return true
-	}
-	if lo >= hi || zero(unsafe.Slice((*byte)(unsafe.Pointer(e.idx(lo))), uintptr(hi-lo)*8)) &&
-		zero(unsafe.Slice(e.tag(lo), hi-lo)) {
+	if lo >= hi || zeros.All(unsafe.Slice((*byte)(unsafe.Pointer(e.idx(lo))), uintptr(hi-lo)*8)) &&
+		zeros.All(unsafe.Slice(e.tag(lo), hi-lo)) {
 		return nil
 	}
 	for p := lo; p < hi; p++ {

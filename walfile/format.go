@@ -1,11 +1,12 @@
 package walfile
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/cowbook/cowbook/internal/zeros"
 )
 
 // Wire format: these constants define the bytes on disk (see doc.go). They
@@ -241,13 +242,13 @@ func decodeRecord(b []byte, k segKey) (decoded, error) {
 // loads of narrower stores just made, each a store-forwarding stall.
 func decodeInto(b []byte, k segKey, d *decoded) error {
 	if len(b) < RecordHeaderLen {
-		if allZero(b) {
+		if zeros.All(b) {
 			return errEnd
 		}
 		return errTruncated
 	}
 	h := b[:RecordHeaderLen]
-	if allZero(h) {
+	if zeros.All(h) {
 		return errEnd
 	}
 	n := binary.LittleEndian.Uint32(h[4:])
@@ -351,25 +352,10 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	if len(b) < h.blockSize {
 		return h, errors.New("segment shorter than its header block")
 	}
-	if !allZero(b[hl:h.blockSize]) {
+	if !zeros.All(b[hl:h.blockSize]) {
 		return h, errors.New("header block padding not zero")
 	}
 	return h, nil
-}
-
-// allZero reports whether b holds only zero bytes.
-func allZero(b []byte) bool {
-	// Front to back, a large piece at a time: a mapped segment's zeroed
-	// end is then read in order, which is what the kernel reads ahead for
-	// (read back to front, a segment not in the page cache was read a
-	// page per fault).
-	for len(b) >= loadChunk {
-		if !bytes.Equal(b[:loadChunk], zeroChunk) {
-			return false
-		}
-		b = b[loadChunk:]
-	}
-	return bytes.Equal(b, zeroChunk[:len(b)])
 }
 
 // lastNonZero returns the index after the last non-zero byte of b, 0 if none.

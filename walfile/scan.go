@@ -1,7 +1,6 @@
 package walfile
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cowbook/cowbook/internal/vfs"
+	"github.com/cowbook/cowbook/internal/zeros"
 )
 
 // segment is a segment file found in the log directory.
@@ -42,9 +42,6 @@ const loadChunk = 1 << 20
 // alwaysLoadWhole makes loadSegment read whole segments; tests set it to
 // compare the prefix loading with the plain one.
 var alwaysLoadWhole = false
-
-// zeroChunk is never written: what an all-zero chunk compares equal to.
-var zeroChunk = make([]byte, loadChunk)
 
 // segData is a segment as loaded: all of its bytes, or a prefix after which
 // the file was checked to hold only zeros.
@@ -124,7 +121,7 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 			}
 			continue
 		}
-		if off > k && bytes.Equal(b[off-k:off], zeroChunk[:k]) {
+		if off > k && zeros.All(b[off-k:off]) {
 			break
 		}
 	}
@@ -156,12 +153,8 @@ func loadSegment(fs vfs.FS, path string, buf []byte, whole bool) (segData, error
 			p += k - 2*recordAlign
 			continue
 		}
-		for len(s) > 0 {
-			c := min(len(s), loadChunk)
-			if !bytes.Equal(s[:c], zeroChunk[:c]) {
-				return loadSegment(fs, path, b, true)
-			}
-			s = s[c:]
+		if !zeros.All(s) {
+			return loadSegment(fs, path, b, true)
 		}
 		p += k
 	}
@@ -190,7 +183,7 @@ func walkData(b []byte, pos *int64, expect *uint64, k segKey, eof bool) (done, o
 			return false, false
 		case len(rest) < RecordHeaderLen:
 			return eof, true
-		case allZero(rest[:RecordHeaderLen]):
+		case zeros.All(rest[:RecordHeaderLen]):
 			return true, true
 		}
 		// The record's claimed end, if it fits in a segment at all.
@@ -343,7 +336,7 @@ func (it *segIter) next(d *decoded) (off int64, sp *spot, end bool) {
 			reason:  fmt.Sprintf("a record of this segment's life follows at offset %d", p),
 			dataEnd: it.dataEnd(off)}, false
 	case err == errEnd:
-		if allZero(rest) {
+		if zeros.All(rest) {
 			return off, nil, true
 		}
 		at := off
@@ -389,7 +382,7 @@ func ownHeader(b []byte, k segKey) bool {
 		return false
 	}
 	h := b[:RecordHeaderLen]
-	if allZero(h) {
+	if zeros.All(h) {
 		return false
 	}
 	if recordTag(h) == k.tag {
@@ -461,7 +454,7 @@ func classify(b []byte, sp *spot, k segKey) {
 	}
 	for q := nextTagged(b, int(sp.off), k.tag); q >= 0; q = nextTagged(b, q+recordAlign, k.tag) {
 		p := int64(q)
-		if h := b[p : p+RecordHeaderLen]; h[0]|h[1]|h[2]|h[3] == 0 && allZero(h) {
+		if h := b[p : p+RecordHeaderLen]; h[0]|h[1]|h[2]|h[3] == 0 && zeros.All(h) {
 			continue
 		}
 		d, err := decodeRecord(b[p:], k)
