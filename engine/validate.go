@@ -44,11 +44,11 @@ func (e *Engine) Validate() error {
 	return nil
 }
 
-func (e *Engine) validate() error { return e.validateWith(e.h.IndexOld != 0) }
+func (e *Engine) validate() error { return e.validateWith(false) }
 
 // validateWith is validate, checking the order index by looking its
-// entries up when lookup is set (required during an index migration),
-// else against the pool's keys.
+// entries up when lookup is set or an index migration is in progress
+// (which needs it), else against the pool's keys.
 func (e *Engine) validateWith(lookup bool) error {
 	h := e.h
 	lookup = lookup || h.IndexOld != 0

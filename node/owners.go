@@ -14,8 +14,9 @@ import (
 // of the order resting in it (engine.Event.Slot names the slot), so that
 // the execution reports of a maker reach its owner without a lookup by
 // order id. It lives in the arena's auxiliary region after the idempotency
-// table and is written on the engine goroutine in sequence order, live and
-// during replay: one store when a new order rests. So it is saved and
+// table and is written in sequence order, one store when a new order
+// rests: on the engine goroutine when live, on replay's reader during
+// replay (nothing reads it before replay is over). So it is saved and
 // restored with every snapshot, and its bytes are a pure function of the
 // log.
 //
