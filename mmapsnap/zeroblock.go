@@ -1,6 +1,10 @@
 package mmapsnap
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/cowbook/cowbook/internal/zeros"
+)
 
 // lz4Zeros reports whether src, one LZ4 block, decodes to exactly n zero
 // bytes, without writing them: every literal byte is zero and every match
@@ -44,10 +48,8 @@ func lz4Zeros(src []byte, n int) bool {
 		if lit > len(src)-pos || lit > n-out {
 			return false
 		}
-		for _, b := range src[pos : pos+lit] {
-			if b != 0 {
-				return false
-			}
+		if !zeros.All(src[pos : pos+lit]) {
+			return false
 		}
 		pos += lit
 		out += lit
