@@ -114,9 +114,23 @@ type WALBenchResult struct {
 	WriteBusyFraction   float64 `json:"write_busy_fraction"`
 	SyncBusyFraction    float64 `json:"sync_busy_fraction"`
 	ProducerCPUFraction float64 `json:"producer_cpu_fraction"`
+	// Burst: the same saturating producer into a fresh log whose file
+	// pipeline has prepared, beforehand, one more segment than the records
+	// fill (burst_prepared_segments, at most 64): what the log does with the
+	// disk to itself. A fresh log's own run above shares the disk with the
+	// pipeline zero-filling its next segments, every byte written twice.
+	BurstPreparedSegments    int     `json:"burst_prepared_segments"`
+	BurstSegmentSwitches     int     `json:"burst_segment_switches"`
+	BurstRecordsPerSec       float64 `json:"burst_records_per_sec"`
+	BurstBytesPerSec         float64 `json:"burst_bytes_per_sec"`
+	BurstBandwidthRatio      float64 `json:"burst_bandwidth_ratio"`
+	BurstAvgBatchRecords     float64 `json:"burst_avg_batch_records"`
+	BurstWriteBusyFraction   float64 `json:"burst_write_busy_fraction"`
+	BurstProducerCPUFraction float64 `json:"burst_producer_cpu_fraction"`
 	// Recycled steady state: the saturating producer again, with retention
 	// truncating two segments behind the writer (as the node does after each
-	// snapshot), measured once segments come from the recycle pool. Fields
+	// snapshot; its first truncation fills the recycle pool), measured once
+	// segments come from the recycle pool. Fields
 	// as above; recycled_segments_reused of recycled_segment_switches came
 	// from the pool, the rest were zero-filled.
 	RecycledRecords        int64   `json:"recycled_records"`
@@ -244,18 +258,45 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	if err := floorLatency(filepath.Join(work, "floor-latency"), cfg.FloorSamples, cfg.PacedRate, res); err != nil {
 		return nil, fmt.Errorf("floor latency: %w", err)
 	}
-	maxBatch := cfg.Log.MaxBatch
-	if maxBatch == 0 {
-		maxBatch = 1 << 20
+	lo, err := cfg.Log.EnsureDefaults()
+	if err != nil {
+		return nil, err
 	}
+	maxBatch := lo.MaxBatch
 	if err := floorBandwidth(filepath.Join(work, "floor-bandwidth"), cfg.FloorBytes, maxBatch, true, res); err != nil {
 		return nil, fmt.Errorf("floor bandwidth: %w", err)
 	}
 	opts := cfg.Log
 	opts.FS = vfs.OS
-	if err := saturate(filepath.Join(work, "wal-saturate"), opts, cfg, res); err != nil {
+	sr, err := saturate(filepath.Join(work, "wal-saturate"), opts, cfg)
+	if err != nil {
 		return nil, fmt.Errorf("saturating run: %w", err)
 	}
+	recBytes := float64(walfile.RecordSize(cfg.RecordSize))
+	res.SaturateRecords = sr.records
+	res.RecordsPerSec = sr.recordsPerSec
+	res.BytesPerSec = sr.recordsPerSec * recBytes
+	res.PayloadBytesPerSec = sr.recordsPerSec * float64(cfg.RecordSize)
+	res.AvgBatchRecords, res.AvgSyncRecords, res.AvgBatchBytes = sr.avgBatch, sr.avgSync, sr.batchBytes
+	res.SegmentSwitches = sr.switches
+	res.SealBusyFraction, res.WriteBusyFraction, res.SyncBusyFraction = sr.seal, sr.write, sr.sync
+	res.ProducerCPUFraction = sr.producer
+	// The same records as a burst into segments prepared beforehand, as
+	// many as it fills: no zeros compete with the records for the disk.
+	bopts := opts
+	if bopts.PreparedSegments, err = burstSegments(cfg, opts); err != nil {
+		return nil, err
+	}
+	br, err := saturate(filepath.Join(work, "wal-burst"), bopts, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("burst run: %w", err)
+	}
+	res.BurstPreparedSegments = bopts.PreparedSegments
+	res.BurstSegmentSwitches = br.switches
+	res.BurstRecordsPerSec = br.recordsPerSec
+	res.BurstBytesPerSec = br.recordsPerSec * recBytes
+	res.BurstAvgBatchRecords = br.avgBatch
+	res.BurstWriteBusyFraction, res.BurstProducerCPUFraction = br.write, br.producer
 	if err := saturateRecycled(filepath.Join(work, "wal-recycled"), opts, cfg, res); err != nil {
 		return nil, fmt.Errorf("recycled run: %w", err)
 	}
@@ -287,6 +328,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	res.LoneCommitP99Us = us(lone.commit.Quantile(0.99))
 	res.LoneAvgSyncRecords = lone.avgSync
 	res.BandwidthRatio = res.BytesPerSec / res.FloorBandwidthBytesPerSec
+	res.BurstBandwidthRatio = res.BurstBytesPerSec / res.FloorBandwidthBytesPerSec
 	res.RecycledBandwidthRatio = res.RecycledBytesPerSec / res.FloorBandwidthBytesPerSec
 	if res.FloorBandwidthSmallPagesBytesPerSec > 0 {
 		res.SmallPagesBandwidthRatio = res.BytesPerSec / res.FloorBandwidthSmallPagesBytesPerSec
@@ -552,14 +594,25 @@ func floorBandwidth(path string, size int64, batch int, smallPages bool, res *WA
 	return nil
 }
 
-func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenchResult) error {
+// satRun is what one saturating run measured.
+type satRun struct {
+	records                                      int64
+	recordsPerSec, avgBatch, avgSync, batchBytes float64
+	seal, write, sync, producer                  float64 // fractions of the elapsed time
+	switches                                     int
+}
+
+// saturate opens a fresh log in dir, waits until its file pipeline has
+// opts.PreparedSegments segments ready, and appends cfg.SaturateRecords
+// records as fast as Append takes them.
+func saturate(dir string, opts walfile.Options, cfg WALBenchConfig) (*satRun, error) {
 	l, err := walfile.Open(dir, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := waitSegmentsReady(l, max(opts.PreparedSegments, 1)); err != nil {
 		l.Close()
-		return err
+		return nil, err
 	}
 	payload := make([]byte, cfg.RecordSize)
 	n := cfg.SaturateRecords
@@ -571,38 +624,48 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig, res *WALBenc
 		payload[0] = byte(i)
 		if _, err := l.Append(1, payload); err != nil {
 			l.Close()
-			return err
+			return nil, err
 		}
 	}
 	if err := l.Sync(); err != nil {
 		l.Close()
-		return err
+		return nil, err
 	}
 	elapsed := time.Since(t)
-	el := elapsed.Seconds()
-	res.ProducerCPUFraction = float64(threadCPU()-cpu0) / float64(elapsed)
+	r := &satRun{records: int64(n), producer: float64(threadCPU()-cpu0) / float64(elapsed)}
 	st := l.Stats()
-	res.SealBusyFraction = float64(st.SealTime) / float64(elapsed)
-	res.WriteBusyFraction = float64(st.WriteTime) / float64(elapsed)
-	res.SyncBusyFraction = float64(st.SyncTime) / float64(elapsed)
+	r.seal = float64(st.SealTime) / float64(elapsed)
+	r.write = float64(st.WriteTime) / float64(elapsed)
+	r.sync = float64(st.SyncTime) / float64(elapsed)
 	if err := l.Close(); err != nil {
-		return err
+		return nil, err
 	}
 	segs, err := walfile.List(dir, walfile.Options{})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	recBytes := float64(walfile.RecordSize(cfg.RecordSize))
-	res.SaturateRecords = int64(n)
-	res.RecordsPerSec = float64(n) / el
-	res.BytesPerSec = res.RecordsPerSec * recBytes
-	res.PayloadBytesPerSec = res.RecordsPerSec * float64(cfg.RecordSize)
-	res.AvgBatchRecords = float64(n) / float64(st.Batches)
-	res.AvgSyncRecords = float64(n) / float64(st.Syncs)
-	res.AvgBatchBytes = float64(st.WrittenBytes) / float64(st.Batches)
-	res.SegmentSwitches = len(segs) - 1
-	return nil
+	r.recordsPerSec = float64(n) / elapsed.Seconds()
+	r.avgBatch = float64(n) / float64(st.Batches)
+	r.avgSync = float64(n) / float64(st.Syncs)
+	r.batchBytes = float64(st.WrittenBytes) / float64(st.Batches)
+	r.switches = len(segs) - 1
+	return r, nil
 }
+
+// burstSegments is how many prepared segments the burst run asks for: one
+// more than the records fill, within walfile's bound.
+func burstSegments(cfg WALBenchConfig, opts walfile.Options) (int, error) {
+	o, err := opts.EnsureDefaults()
+	if err != nil {
+		return 0, err
+	}
+	bytes := int64(cfg.SaturateRecords) * int64(walfile.RecordSize(cfg.RecordSize))
+	per := o.SegmentSize - int64(o.BlockSize)
+	return int(min((bytes+per-1)/per+1, maxPrepared)), nil
+}
+
+// maxPrepared is walfile's bound on Options.PreparedSegments.
+const maxPrepared = 64
 
 // retainSegments is how many segments' worth of records the recycled run's
 // retention keeps behind the writer.
@@ -624,12 +687,21 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 	}
 	perSeg := uint64((o.SegmentSize - int64(o.BlockSize)) / int64(walfile.RecordSize(cfg.RecordSize)))
 	keep := retainSegments * perSeg
+	// The first truncation waits until it drops enough segments to fill
+	// the recycle pool, as a node's first snapshot would drop all the
+	// segments written before it. From then on each one drops a segment
+	// about when the writer leaves one, and the pool keeps that stock: one
+	// truncating a segment at a time from an empty pool would hand it over
+	// just after the file pipeline, having asked for one at the segment
+	// switch, found the pool empty and begun to zero-fill.
+	first := keep + uint64(max(o.RecycleSegments, 0))*perSeg
 	stop := make(chan struct{})
 	truncErr := make(chan error, 1)
 	go func() {
 		// The retention: a snapshot thread truncating behind the writer.
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
+		started := false
 		for {
 			select {
 			case <-stop:
@@ -637,7 +709,9 @@ func saturateRecycled(dir string, opts walfile.Options, cfg WALBenchConfig, res 
 				return
 			case <-t.C:
 			}
-			if d := l.DurableSeq(); d+1 > keep {
+			d := l.DurableSeq()
+			started = started || d+1 > first
+			if started && d+1 > keep {
 				if err := l.TruncateBefore(d + 1 - keep); err != nil {
 					truncErr <- err
 					return

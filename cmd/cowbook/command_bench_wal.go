@@ -25,7 +25,7 @@ func benchWALCommand() *cli.Command {
 			&cli.IntFlag{Name: "floor-samples", Value: 2000, Usage: "4 KiB pwrite+fdatasync samples for the latency floor"},
 			&cli.Int64Flag{Name: "floor-bytes", Value: 256 << 20, Usage: "file size for the bandwidth floor"},
 			&cli.Int64Flag{Name: "segment-size", Value: 64 << 20, Usage: "log segment size in bytes"},
-			&cli.IntFlag{Name: "max-batch", Value: 1 << 20, Usage: "largest group commit in bytes"},
+			&cli.IntFlag{Name: "max-batch", Usage: "largest group commit in bytes (0: the log's default, 4 MiB less two blocks)"},
 			&cli.IntFlag{Name: "prepared", Value: 1, Usage: "segments the file pipeline keeps ready"},
 		}, placementFlags()...),
 		Action: func(c *cli.Context) error {
@@ -70,6 +70,9 @@ func benchWALCommand() *cli.Command {
 				res.RecordSize, res.RecordsPerSec/1e6, res.BytesPerSec/1e9, res.BandwidthRatio, res.SyncedBandwidthRatio, res.PayloadBandwidthRatio, res.AvgBatchRecords, res.SegmentSwitches)
 			fmt.Fprintf(w, "  busy: seal %.2f  write %.2f  fdatasync %.2f  producer CPU %.2f\n",
 				res.SealBusyFraction, res.WriteBusyFraction, res.SyncBusyFraction, res.ProducerCPUFraction)
+			fmt.Fprintf(w, "saturating burst into %d prepared segments (no zero-filling beside it): %.2fM records/s  %.2f GB/s on disk (%.2f of floor)  %.0f records per batch  %d segment switches;  busy: write %.2f  producer CPU %.2f\n",
+				res.BurstPreparedSegments, res.BurstRecordsPerSec/1e6, res.BurstBytesPerSec/1e9, res.BurstBandwidthRatio, res.BurstAvgBatchRecords, res.BurstSegmentSwitches,
+				res.BurstWriteBusyFraction, res.BurstProducerCPUFraction)
 			fmt.Fprintf(w, "saturating, recycled segments (retention behind the writer): %.2fM records/s  %.2f GB/s on disk (%.2f of floor)  %.0f records per batch  %d of %d segment switches reused a file;  %.2f of the overlapped floor, %.2f of the end floor\n",
 				res.RecycledRecordsPerSec/1e6, res.RecycledBytesPerSec/1e9, res.RecycledBandwidthRatio, res.RecycledAvgBatchRecords, res.RecycledSegmentsReused, res.RecycledSegmentSwitches,
 				res.RecycledOverlappedRatio, res.RecycledEndRatio)

@@ -33,13 +33,18 @@ func TestBenchWALJSON(t *testing.T) {
 		"records_per_sec", "bytes_per_sec", "bandwidth_ratio", "commit_p50_us", "commit_p99_us", "commit_p999_us",
 		"commit_p50_ratio", "avg_batch_records", "recycled_records_per_sec", "recycled_bytes_per_sec",
 		"recycled_bandwidth_ratio", "recycled_segments_reused", "write_busy_fraction", "recycled_write_busy_fraction",
-		"floor_bandwidth_small_pages_bytes_per_sec", "small_pages_bandwidth_ratio", "recycled_small_pages_bandwidth_ratio"} {
+		"floor_bandwidth_small_pages_bytes_per_sec", "small_pages_bandwidth_ratio", "recycled_small_pages_bandwidth_ratio",
+		"burst_records_per_sec", "burst_bandwidth_ratio", "burst_prepared_segments"} {
 		if v, ok := res[k]; !ok || v <= 0 {
 			t.Errorf("%s = %v, %v; want a positive figure", k, v, ok)
 		}
 	}
 	if res["saturate_records"] != 20000 || res["recycled_records"] != 200000 {
 		t.Errorf("saturate_records = %v, recycled_records = %v", res["saturate_records"], res["recycled_records"])
+	}
+	// 20,000 records of 88 bytes fill two 1 MiB segments: three prepared.
+	if res["burst_prepared_segments"] != 3 || res["burst_segment_switches"] != 1 {
+		t.Errorf("burst_prepared_segments = %v, burst_segment_switches = %v; want 3, 1", res["burst_prepared_segments"], res["burst_segment_switches"])
 	}
 }
 
