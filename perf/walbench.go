@@ -130,9 +130,9 @@ type WALBenchResult struct {
 	// Recycled steady state: the saturating producer again, with retention
 	// truncating two segments behind the writer (as the node does after each
 	// snapshot; its first truncation fills the recycle pool), measured once
-	// segments come from the recycle pool. Fields
-	// as above; recycled_segments_reused of recycled_segment_switches came
-	// from the pool, the rest were zero-filled.
+	// segments come from the recycle pool. Fields as above;
+	// recycled_segments_reused of recycled_segment_switches came from the
+	// pool, the rest were zero-filled.
 	RecycledRecords        int64   `json:"recycled_records"`
 	RecycledRecordsPerSec  float64 `json:"recycled_records_per_sec"`
 	RecycledBytesPerSec    float64 `json:"recycled_bytes_per_sec"`
@@ -284,9 +284,7 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	// The same records as a burst into segments prepared beforehand, as
 	// many as it fills: no zeros compete with the records for the disk.
 	bopts := opts
-	if bopts.PreparedSegments, err = burstSegments(cfg, opts); err != nil {
-		return nil, err
-	}
+	bopts.PreparedSegments = burstSegments(cfg, lo)
 	br, err := saturate(filepath.Join(work, "wal-burst"), bopts, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("burst run: %w", err)
@@ -653,19 +651,12 @@ func saturate(dir string, opts walfile.Options, cfg WALBenchConfig) (*satRun, er
 }
 
 // burstSegments is how many prepared segments the burst run asks for: one
-// more than the records fill, within walfile's bound.
-func burstSegments(cfg WALBenchConfig, opts walfile.Options) (int, error) {
-	o, err := opts.EnsureDefaults()
-	if err != nil {
-		return 0, err
-	}
+// more than the records fill, within walfile's bound. o has its defaults.
+func burstSegments(cfg WALBenchConfig, o walfile.Options) int {
 	bytes := int64(cfg.SaturateRecords) * int64(walfile.RecordSize(cfg.RecordSize))
 	per := o.SegmentSize - int64(o.BlockSize)
-	return int(min((bytes+per-1)/per+1, maxPrepared)), nil
+	return int(min((bytes+per-1)/per+1, walfile.MaxPreparedSegments))
 }
-
-// maxPrepared is walfile's bound on Options.PreparedSegments.
-const maxPrepared = 64
 
 // retainSegments is how many segments' worth of records the recycled run's
 // retention keeps behind the writer.

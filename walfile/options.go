@@ -71,6 +71,9 @@ type Options struct {
 	Buffered bool
 }
 
+// MaxPreparedSegments bounds Options.PreparedSegments.
+const MaxPreparedSegments = 64
+
 // EnsureDefaults returns o with every zero field set to its default, and an
 // error if a field is invalid.
 func (o Options) EnsureDefaults() (Options, error) {
@@ -104,7 +107,7 @@ func (o Options) EnsureDefaults() (Options, error) {
 		return o, fmt.Errorf("walfile: MaxBatch %d out of range", o.MaxBatch)
 	case o.RecycleSegments > 1024:
 		return o, fmt.Errorf("walfile: RecycleSegments %d out of range", o.RecycleSegments)
-	case o.PreparedSegments < 0 || o.PreparedSegments > 64:
+	case o.PreparedSegments < 0 || o.PreparedSegments > MaxPreparedSegments:
 		return o, fmt.Errorf("walfile: PreparedSegments %d out of range", o.PreparedSegments)
 	}
 	return o, nil
