@@ -470,9 +470,11 @@ func (l *Log) AppendSeq(seq uint64, typ uint8, payload []byte) error {
 func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	size := recordSize(len(payload))
 	if size > l.maxRec || len(payload) > 1<<31 {
-		return 0, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload))
+		return 0, errTooLarge(len(payload))
 	}
-	l.lockAppend()
+	if !l.mu.TryLock() {
+		l.lockAppend()
+	}
 	f := l.fill
 	if l.err != nil || l.closing || f.base+int64(f.n+size) > f.segCap || f.n-f.carried+size > l.opts.MaxBatch {
 		var err error
@@ -484,40 +486,57 @@ func (l *Log) append(want uint64, typ uint8, payload []byte) (uint64, error) {
 	seq := l.next
 	if want != 0 && want != seq {
 		l.mu.Unlock()
-		return 0, fmt.Errorf("%w: got %d, next is %d", ErrSequence, want, seq)
+		return 0, errSequence(want, seq)
 	}
 	had := f.n - f.carried
 	f.n += encodeBody(f.buf[f.n:], seq, typ, payload)
 	f.last = seq
 	l.next = seq + 1
-	if f.first == 0 {
-		f.first = seq
-		if l.idle > 0 {
-			// The first record of a batch wakes a worker; it takes the
-			// records appended meanwhile with it.
-			l.work.Signal()
-		}
-	} else if had < l.sealAt && f.n-f.carried >= l.sealAt && l.idle > 0 {
-		// Big enough to seal while a write runs (canSeal).
-		l.work.Signal()
+	if f.first == 0 || had < l.sealAt && f.n-f.carried >= l.sealAt {
+		l.wakeFor(f, seq)
 	}
 	l.mu.Unlock()
 	return seq, nil
 }
 
-// lockAppend takes mu for an append. The I/O workers hold mu only for short
-// moments (taking a role, handing over a buffer, publishing a result), so
-// an appender that finds it held tries again for a few microseconds before
-// it waits the way sync.Mutex does: parked, it pays a thread wake-up (tens
-// of µs on a VM) for a lock held for less than one, and a saturating
-// appender that meets the workers a few times per batch then falls into
-// small batches (BENCHMARKS.md, ## walfile).
+// wakeFor wakes an idle I/O worker, with mu held, when the record seq
+// makes the fill buffer f worth taking: it is the batch's first record
+// (the worker takes the records appended meanwhile with it), or it brings
+// the batch to sealAt new bytes, big enough to seal while a write runs
+// (canSeal). It and Append's error constructors are kept out of Append's
+// body: inlined there, their calls gave every append a large stack frame
+// and spilled registers (BENCHMARKS.md, ## walfile).
+//
+//go:noinline
+func (l *Log) wakeFor(f *batch, seq uint64) {
+	if f.first == 0 {
+		f.first = seq
+	}
+	if l.idle > 0 {
+		l.work.Signal()
+	}
+}
+
+// errTooLarge and errSequence build Append's errors out of its body.
+//
+//go:noinline
+func errTooLarge(n int) error { return fmt.Errorf("%w: %d bytes", ErrTooLarge, n) }
+
+//go:noinline
+func errSequence(got, next uint64) error {
+	return fmt.Errorf("%w: got %d, next is %d", ErrSequence, got, next)
+}
+
+// lockAppend takes mu for an append that found it held (append tries once
+// itself). The I/O workers hold mu only for short moments (taking a role,
+// handing over a buffer, publishing a result), so it tries again for a few
+// microseconds before it waits the way sync.Mutex does: parked, an appender
+// pays a thread wake-up (tens of µs on a VM) for a lock held for less than
+// one, and a saturating appender that meets the workers a few times per
+// batch then falls into small batches (BENCHMARKS.md, ## walfile).
 func (l *Log) lockAppend() {
 	x := uint32(1)
 	for i := 0; i < appendSpins; i++ {
-		if l.mu.TryLock() {
-			return
-		}
 		// A pause between tries, so that the line holding mu is not
 		// pulled away from its holder on every spin.
 		for j := 0; j < 32; j++ {
@@ -525,6 +544,9 @@ func (l *Log) lockAppend() {
 		}
 		if x == 0 { // never: keeps the pause from being optimised away
 			runtime.Gosched()
+		}
+		if l.mu.TryLock() {
+			return
 		}
 	}
 	l.mu.Lock()
