@@ -279,10 +279,7 @@ func crashOpWorkload(t *testing.T, fs vfs.FS, acked *atomic.Uint64) {
 		t.Fatal(err)
 	}
 	for round := range 120 {
-		appendN(t, l, 1+round%13)
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		appendSync(t, l, 1+round%13)
 		if acked != nil {
 			acked.Store(l.DurableSeq())
 		}

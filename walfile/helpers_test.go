@@ -52,6 +52,16 @@ func payloadFor(seq uint64, buf []byte) []byte {
 
 func typeFor(seq uint64) uint8 { return uint8(seq % 7) }
 
+// appendSync appends n records, as appendN does, and waits until they are
+// durable.
+func appendSync(t testing.TB, l *Log, n int) {
+	t.Helper()
+	appendN(t, l, n)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // appendN appends n records, checking the sequences the log assigns.
 func appendN(t testing.TB, l *Log, n int) {
 	t.Helper()

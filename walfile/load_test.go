@@ -45,10 +45,7 @@ func TestPrefixLoadingMatchesWholeLoading(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 6 {
-		appendN(t, l, 2000)
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		appendSync(t, l, 2000)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
@@ -162,10 +159,7 @@ func TestPrefixLoadingMatchesWholeLoadingRecycled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 15 {
-		appendN(t, l, 2000)
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		appendSync(t, l, 2000)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

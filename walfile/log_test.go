@@ -45,10 +45,7 @@ func TestRoundTripAcrossSegments(t *testing.T) {
 	if l.Recovery().TornTail != nil {
 		t.Fatalf("clean log reported a torn tail: %+v", l.Recovery().TornTail)
 	}
-	appendN(t, l, n-n/2)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, n-n/2)
 	if got := l.DurableSeq(); got != uint64(n) {
 		t.Fatalf("DurableSeq = %d, want %d", got, n)
 	}
@@ -129,10 +126,7 @@ func TestTruncateBefore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, l, 5000)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, 5000)
 	segs, _, _ := listSegments(m, testDir)
 	if len(segs) < 4 {
 		t.Fatalf("%d segments", len(segs))
@@ -389,10 +383,7 @@ func TestLiveReaderStopsAtDurable(t *testing.T) {
 	if _, err := r.Next(); err != io.EOF {
 		t.Fatalf("reader of an empty log: %v", err)
 	}
-	appendN(t, l, 10)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, 10)
 	if r, err = l.NewReader(11); err != nil {
 		t.Fatal(err)
 	}
@@ -437,10 +428,7 @@ func TestAfterWriteHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, l, 10)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, 10)
 	armed.Store(true)
 	appendN(t, l, 1)
 	<-entered

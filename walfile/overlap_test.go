@@ -48,10 +48,7 @@ func TestTornWriteBeneathOverlappingBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer gate.release()
-	appendN(t, l, 10)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, 10)
 	gate.closed.Store(true)
 	appendN(t, l, 5) // batch A: written, then its fdatasync hangs
 	select {

@@ -96,10 +96,7 @@ func TestPreparedSegmentSurvivesClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, l, 10)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, 10)
 	waitPrepared(t, l)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)

@@ -22,10 +22,7 @@ func TestRecyclePool(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 200 {
-			appendN(t, l, 25)
-			if err := l.Sync(); err != nil {
-				t.Fatal(err)
-			}
+			appendSync(t, l, 25)
 			// Keep about two segments behind the writer.
 			if d := l.DurableSeq(); d > 600 {
 				if err := l.TruncateBefore(d - 600); err != nil {
@@ -284,10 +281,7 @@ func TestRecyclePoolRejectsUnusableFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 5 {
-		appendN(t, l, 300)
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		appendSync(t, l, 300)
 	}
 	st := l.Stats()
 	if err := l.Close(); err != nil {

@@ -51,10 +51,7 @@ func buildBatches(t testing.TB, opts Options, m *vfs.MemFS, records int) map[str
 	}
 	for k := 0; records > 0; k++ {
 		n := min(k%3+1, records)
-		appendN(t, l, n)
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
+		appendSync(t, l, n)
 		records -= n
 	}
 	if err := l.Close(); err != nil {
@@ -224,10 +221,7 @@ func tornLastBatchAfterHole(t *testing.T, recycled bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendN(t, l, 10)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
+	appendSync(t, l, 10)
 	batchStart := l.NextSeq()
 	// One large batch of 200 records: it spans several sectors.
 	l.mu.Lock() // hold the writer off so all 200 land in one batch
