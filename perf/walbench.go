@@ -162,6 +162,16 @@ type WALBenchResult struct {
 	PacedRecordsPerSec        float64 `json:"paced_records_per_sec"`
 	PacedAvgBatchRecords      float64 `json:"paced_avg_batch_records"`
 	PacedAvgSyncRecords       float64 `json:"paced_avg_sync_records"`
+	// The paced run's two device stages: the share of its time a pwrite
+	// (an fdatasync) was in flight, and their mean durations. Writes run
+	// one at a time, and so do fdatasyncs; once a stage is busy most of
+	// the time, a record arriving at a random moment waits on average for
+	// half of the operation in flight before its own, whatever the log
+	// does (BENCHMARKS.md, ## walfile).
+	PacedWriteBusyFraction float64 `json:"paced_write_busy_fraction"`
+	PacedSyncBusyFraction  float64 `json:"paced_sync_busy_fraction"`
+	PacedWriteAvgUs        float64 `json:"paced_write_avg_us"`
+	PacedSyncAvgUs         float64 `json:"paced_sync_avg_us"`
 	// Commit: from Append to the writer publishing the durable sequence
 	// that covers the record (Options.OnDurable), paced producer.
 	CommitP50Us  float64 `json:"commit_p50_us"`
@@ -309,6 +319,8 @@ func WALBench(cfg WALBenchConfig) (*WALBenchResult, error) {
 	}
 	res.PacedRecordsPerSec = pr.recordsPerSec
 	res.PacedAvgBatchRecords, res.PacedAvgSyncRecords = pr.avgBatch, pr.avgSync
+	res.PacedWriteBusyFraction, res.PacedSyncBusyFraction = pr.writeBusy, pr.syncBusy
+	res.PacedWriteAvgUs, res.PacedSyncAvgUs = pr.writeAvgUs, pr.syncAvgUs
 	res.CommitP50Us = us(pr.commit.Quantile(0.5))
 	res.CommitP99Us = us(pr.commit.Quantile(0.99))
 	res.CommitP999Us = us(pr.commit.Quantile(0.999))
@@ -787,6 +799,8 @@ func waitSegmentsReady(l *walfile.Log, want int) error {
 // pacedResult is what one paced run measured.
 type pacedResult struct {
 	recordsPerSec, avgBatch, avgSync float64
+	writeBusy, syncBusy              float64 // share of the run with a pwrite, an fdatasync in flight
+	writeAvgUs, syncAvgUs            float64
 	commit, observed                 *Histogram
 }
 
@@ -876,10 +890,16 @@ func paced(dir string, opts walfile.Options, rate int, duration time.Duration, r
 	}
 	wg.Wait()
 	after := l.Stats()
+	writes, syncs := float64(after.Batches-before.Batches), float64(after.Syncs-before.Syncs)
+	wt, st := (after.WriteTime - before.WriteTime).Seconds(), (after.SyncTime - before.SyncTime).Seconds()
 	return &pacedResult{
 		recordsPerSec: float64(n) / el,
-		avgBatch:      float64(n) / float64(after.Batches-before.Batches),
-		avgSync:       float64(n) / float64(after.Syncs-before.Syncs),
+		avgBatch:      float64(n) / writes,
+		avgSync:       float64(n) / syncs,
+		writeBusy:     wt / el,
+		syncBusy:      st / el,
+		writeAvgUs:    wt * 1e6 / writes,
+		syncAvgUs:     st * 1e6 / syncs,
 		commit:        h,
 		observed:      ho,
 	}, l.Close()

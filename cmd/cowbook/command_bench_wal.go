@@ -82,6 +82,8 @@ func benchWALCommand() *cli.Command {
 				res.PacedTargetRate, res.PacedRecordsPerSec, res.CommitP50Us, res.CommitP50Ratio, res.CommitP99Us, res.CommitP99Ratio, res.CommitP999Us, res.PacedAvgBatchRecords)
 			fmt.Fprintf(w, "  ideal group commit on the floor's syncs: p50 %.1f µs  p99 %.1f µs (log p50 %.2f × ideal);  seen by a woken goroutine: p50 %.1f µs  p99 %.1f µs\n",
 				res.FloorGroupCommitP50Us, res.FloorGroupCommitP99Us, res.CommitP50IdealRatio, res.ObservedP50Us, res.ObservedP99Us)
+			fmt.Fprintf(w, "  device stages: pwrite %.1f µs, in flight %.2f of the time;  fdatasync %.1f µs, in flight %.2f of the time;  one record every %.1f µs\n",
+				res.PacedWriteAvgUs, res.PacedWriteBusyFraction, res.PacedSyncAvgUs, res.PacedSyncBusyFraction, 1e6/float64(res.PacedTargetRate))
 			return nil
 		},
 	}

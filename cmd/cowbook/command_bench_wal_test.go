@@ -34,13 +34,21 @@ func TestBenchWALJSON(t *testing.T) {
 		"commit_p50_ratio", "avg_batch_records", "recycled_records_per_sec", "recycled_bytes_per_sec",
 		"recycled_bandwidth_ratio", "recycled_segments_reused", "write_busy_fraction", "recycled_write_busy_fraction",
 		"floor_bandwidth_small_pages_bytes_per_sec", "small_pages_bandwidth_ratio", "recycled_small_pages_bandwidth_ratio",
-		"burst_records_per_sec", "burst_bandwidth_ratio", "burst_prepared_segments"} {
+		"burst_records_per_sec", "burst_bandwidth_ratio", "burst_prepared_segments",
+		"paced_write_avg_us", "paced_sync_avg_us", "paced_write_busy_fraction", "paced_sync_busy_fraction"} {
 		if v, ok := res[k]; !ok || v <= 0 {
 			t.Errorf("%s = %v, %v; want a positive figure", k, v, ok)
 		}
 	}
 	if res["saturate_records"] != 20000 || res["recycled_records"] != 200000 {
 		t.Errorf("saturate_records = %v, recycled_records = %v", res["saturate_records"], res["recycled_records"])
+	}
+	// One pwrite and one fdatasync at a time: neither stage is in flight
+	// for longer than the paced run lasted.
+	for _, k := range []string{"paced_write_busy_fraction", "paced_sync_busy_fraction"} {
+		if res[k] > 1.05 {
+			t.Errorf("%s = %v; want at most 1", k, res[k])
+		}
 	}
 	// 20,000 records of 88 bytes fill two 1 MiB segments: three prepared.
 	if res["burst_prepared_segments"] != 3 || res["burst_segment_switches"] != 1 {
