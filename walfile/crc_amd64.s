@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func castagnoliRecord(crc uint32, rec *byte, words int) uint32
