@@ -9,21 +9,13 @@
 // mnemonic; 0F 0D /1 with ModRM 0x08 is PREFETCHW (AX).
 TEXT ·prefetchWrite(SB), NOSPLIT, $0-8
 	MOVQ p+0(FP), AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
+	MOVQ $8, CX
+
+line:
+	BYTE $0x0F; BYTE $0x0D; BYTE $0x08 // PREFETCHW (AX)
 	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
-	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
-	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
-	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
-	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
-	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
-	ADDQ $64, AX
-	BYTE $0x0F; BYTE $0x0D; BYTE $0x08
+	DECQ CX
+	JNZ  line
 	RET
 
 // func cpuPrefetchW() bool
